@@ -1,0 +1,148 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#
+# loupe: one binary, BPF objects embedded through bpftool skeletons.
+# Everything is built out of tree in .output/.  `make V=1` shows commands.
+
+OUTPUT    ?= .output
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+CC        ?= cc
+ARCH      := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+VERSION   := 0.1.0
+GIT_REV   := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+# Gadgets are discovered from the tree: src/gadgets/<name>/<name>.bpf.c.
+GADGETS      := $(sort $(notdir $(wildcard src/gadgets/*)))
+BPF_OBJS     := $(foreach g,$(GADGETS),$(OUTPUT)/gadgets/$(g).bpf.o)
+SKELS        := $(foreach g,$(GADGETS),$(OUTPUT)/gadgets/$(g).skel.h)
+BPF_HDRS     := $(wildcard src/bpf/*.h) $(wildcard src/gadgets/*/*.h)
+
+# User-space sources: the runtime, the gadgets' glue, and sub-commands.
+RUNTIME_SRCS := $(filter-out src/main.c,$(wildcard src/*.c)) \
+		$(filter-out %.bpf.c,$(wildcard src/gadgets/*/*.c)) \
+		$(wildcard src/inspect/*.c)
+RUNTIME_OBJS := $(patsubst src/%.c,$(OUTPUT)/obj/%.o,$(RUNTIME_SRCS))
+MAIN_OBJ     := $(OUTPUT)/obj/main.o
+
+WARNINGS  := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-initializers \
+	     -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=c11 -D_GNU_SOURCE $(WARNINGS) -Isrc -Isrc/bpf -I$(OUTPUT)/gadgets \
+	     -DLOUPE_VERSION='"$(VERSION)"' -DLOUPE_GIT_REV='"$(GIT_REV)"'
+LDLIBS    += -lbpf -lelf -lz
+
+# Kernel headers come from the vendored vmlinux.h, never the build host.
+CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
+	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
+	      -Isrc/vmlinux -Isrc/bpf -Isrc $(CLANG_BPF_SYS_INCLUDES)
+
+.PHONY: all deps demo check unit integration clean format docs bench
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+all: loupe
+
+# --- BPF objects and skeletons -------------------------------------------
+define gadget_rules
+$(OUTPUT)/gadgets/$(1).bpf.o: src/gadgets/$(1)/$(1).bpf.c $(BPF_HDRS) src/vmlinux/vmlinux.h | $(OUTPUT)/gadgets
+	$$(call msg,BPF,$$@)
+	$$(Q)$$(CLANG) $$(BPF_CFLAGS) -c $$< -o $$@.tmp
+	$$(Q)$$(BPFTOOL) gen object $$@ $$@.tmp && rm -f $$@.tmp
+
+$(OUTPUT)/gadgets/$(1).skel.h: $(OUTPUT)/gadgets/$(1).bpf.o
+	$$(call msg,GEN-SKEL,$$@)
+	$$(Q)$$(BPFTOOL) gen skeleton $$< name $(1)_bpf > $$@
+endef
+$(foreach g,$(GADGETS),$(eval $(call gadget_rules,$(g))))
+
+# --- user space -----------------------------------------------------------
+$(OUTPUT)/obj/%.o: src/%.c $(SKELS) | $(OUTPUT)/gadgets
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(OUTPUT)/libloupe.a: $(RUNTIME_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# Objects, not the archive: gadgets register through a linker section that
+# nothing references by name.
+loupe: $(MAIN_OBJ) $(RUNTIME_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/gadgets:
+	$(Q)mkdir -p $@
+
+-include $(RUNTIME_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)
+
+# --- tests ------------------------------------------------------------------
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+
+$(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libloupe.a
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $< $(OUTPUT)/libloupe.a $(LDLIBS) -lcmocka -o $@
+
+# Sub-systems add their own test artefacts and targets here.
+TEST_DEPS :=
+-include mk/*.mk
+
+deps:
+	$(Q)scripts/install-deps.sh
+
+# The README's two commands.  Both install what is missing first.
+demo: deps
+	$(Q)$(MAKE) --no-print-directory loupe
+	$(Q)scripts/demo.sh
+
+check: deps
+	$(Q)$(MAKE) --no-print-directory loupe $(UNIT_BINS) $(TEST_DEPS) bench-tools
+	$(Q)tests/run.sh
+
+unit: loupe $(UNIT_BINS)
+	$(Q)tests/run.sh unit
+
+integration: loupe $(TEST_DEPS) bench-tools
+	$(Q)tests/run.sh integration
+
+# Helper programs used by tests and benchmarks (our own TLS workloads).
+BENCH_BINS := $(OUTPUT)/bench/tls_loop $(OUTPUT)/bench/empty_probes
+bench-tools: $(BENCH_BINS)
+
+$(OUTPUT)/bench/tls_loop: bench/tls_loop.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $< -lssl -lcrypto -o $@
+
+$(OUTPUT)/bench/empty_probes.bpf.o: bench/empty_probes.bpf.c | $(OUTPUT)/gadgets
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/bench/empty_probes.skel.h: $(OUTPUT)/bench/empty_probes.bpf.o
+	$(Q)$(BPFTOOL) gen skeleton $< name empty_probes_bpf > $@
+
+$(OUTPUT)/bench/empty_probes: bench/empty_probes.c $(OUTPUT)/bench/empty_probes.skel.h
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -I$(OUTPUT)/bench $< $(LDLIBS) -o $@
+
+bench: loupe bench-tools
+	$(Q)bench/run.sh
+
+format:
+	$(Q)clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'bench/*.c' | grep -v vmlinux.h)
+
+clean:
+	$(call msg,CLEAN)
+	$(Q)rm -rf $(OUTPUT) loupe

@@ -1,0 +1,39 @@
+#!/bin/sh
+# Install the Debian packages loupe needs to build and test, and only those
+# that are missing.  Every package is named here, with the reason.
+set -eu
+
+BUILD="make gcc libc6-dev pkg-config git
+clang llvm
+libbpf-dev bpftool libelf-dev zlib1g-dev
+libssl-dev
+libcmocka-dev"
+# libbpf-dev/bpftool: loader and skeletons; clang/llvm: BPF compiler;
+# libelf: symbol lookup; libssl-dev: our TLS workloads; cmocka: unit tests.
+
+TEST="python3 openssl curl wget ca-certificates
+gnutls-bin libnss3-tools nodejs nginx nghttp2-client nghttp2-server
+socat netcat-openbsd iproute2 util-linux procps psmisc
+tshark"
+# Real TLS clients and servers of every library, network tools, and tshark
+# to read our pcap files.
+
+missing=""
+for p in $BUILD $TEST; do
+	if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+	echo "loupe: missing packages:$missing; run 'make deps' as root to install them" >&2
+	exit 1
+fi
+echo "loupe: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >&2

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The kernel half of the loupe runtime, included by every gadget's .bpf.c:
+ * the event ring buffer, loss counters, the common in-kernel filters and the
+ * process header.  User space sets the const volatile knobs before load
+ * (see src/runtime.c), so a filter that is not asked for costs nothing.
+ */
+#ifndef LOUPE_BPF_H
+#define LOUPE_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "loupe_types.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Resized by user space (--buffer-size) before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LOUPE_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} loupe_counters SEC(".maps");
+
+/* Mount namespaces to keep when filter_by_mntns is set (--mntns, --container-pid). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, __u8);
+} gadget_mntns_filter_map SEC(".maps");
+
+const volatile bool filter_by_pid = false;
+const volatile bool filter_by_tid = false;
+const volatile bool filter_by_uid = false;
+const volatile bool filter_by_gid = false;
+const volatile bool filter_by_comm = false;
+const volatile bool filter_by_mntns = false;
+const volatile __u32 filter_pid = 0;
+const volatile __u32 filter_tid = 0;
+const volatile __u32 filter_uid = 0;
+const volatile __u32 filter_gid = 0;
+const volatile char filter_comm[LOUPE_COMM_LEN] = {};
+
+static __always_inline void loupe_count(__u32 counter)
+{
+	__u64 *v = bpf_map_lookup_elem(&loupe_counters, &counter);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline __u64 loupe_now_ns(void)
+{
+	/* Boot time keeps counting across suspend; fall back where it is missing (< 5.8). */
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_ktime_get_boot_ns))
+		return bpf_ktime_get_boot_ns();
+	return bpf_ktime_get_ns();
+}
+
+static __always_inline __u64 loupe_task_mntns(struct task_struct *task)
+{
+	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+}
+
+static __always_inline bool loupe_comm_matches(void)
+{
+	char comm[LOUPE_COMM_LEN];
+
+	bpf_get_current_comm(comm, sizeof(comm));
+	for (int i = 0; i < LOUPE_COMM_LEN; i++) {
+		if (comm[i] != filter_comm[i])
+			return false;
+		if (!comm[i])
+			break;
+	}
+	return true;
+}
+
+/*
+ * True when the current task must not be traced.  Each test is compiled in
+ * but removed by the verifier's dead-code pass when its knob is off.
+ */
+static __always_inline bool loupe_discard_current(void)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+
+	if (filter_by_pid && (pid_tgid >> 32) != filter_pid)
+		return true;
+	if (filter_by_tid && (__u32)pid_tgid != filter_tid)
+		return true;
+	if (filter_by_uid && (__u32)uid_gid != filter_uid)
+		return true;
+	if (filter_by_gid && (uid_gid >> 32) != filter_gid)
+		return true;
+	if (filter_by_mntns) {
+		__u64 mntns = loupe_task_mntns((struct task_struct *)bpf_get_current_task());
+
+		if (!bpf_map_lookup_elem(&gadget_mntns_filter_map, &mntns))
+			return true;
+	}
+	if (filter_by_comm && !loupe_comm_matches())
+		return true;
+	return false;
+}
+
+static __always_inline void loupe_fill_proc(struct loupe_proc *p)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+
+	p->ts_ns = loupe_now_ns();
+	p->pid = pid_tgid >> 32;
+	p->tid = (__u32)pid_tgid;
+	p->uid = (__u32)uid_gid;
+	p->gid = uid_gid >> 32;
+	p->mntns_id = loupe_task_mntns((struct task_struct *)bpf_get_current_task());
+	bpf_get_current_comm(p->comm, sizeof(p->comm));
+}
+
+/* Reserve a record; a full ring buffer is counted, never silent. */
+static __always_inline void *loupe_reserve(__u64 size)
+{
+	void *rec = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!rec)
+		loupe_count(LOUPE_CNT_RINGBUF_LOST);
+	return rec;
+}
+
+/* Insert into a context map; a full map is counted so the user can resize it. */
+static __always_inline int loupe_map_insert(void *map, const void *key, const void *val)
+{
+	long err = bpf_map_update_elem(map, key, val, BPF_ANY);
+
+	if (err)
+		loupe_count(LOUPE_CNT_MAP_FULL);
+	return err;
+}
+
+#endif /* LOUPE_BPF_H */

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Types shared by every gadget's BPF and user-space halves.  Only fixed-width
+ * types: both sides must agree on the layout whatever the compiler.
+ */
+#ifndef LOUPE_TYPES_H
+#define LOUPE_TYPES_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define LOUPE_COMM_LEN 16
+
+/* Who did it: filled in the kernel at the moment of the event. */
+struct loupe_proc {
+	__u64 ts_ns;	/* CLOCK_BOOTTIME (or MONOTONIC on old kernels) */
+	__u64 mntns_id;
+	__u32 pid;	/* tgid */
+	__u32 tid;
+	__u32 uid;
+	__u32 gid;
+	char comm[LOUPE_COMM_LEN];
+};
+
+/*
+ * Loss counters, one per-CPU slot each in the loupe_counters map.  The runtime
+ * sums and prints them; gadgets name their own slots from LOUPE_CNT_GADGET on.
+ */
+enum loupe_counter {
+	LOUPE_CNT_RINGBUF_LOST = 0,	/* record could not be reserved */
+	LOUPE_CNT_MAP_FULL,		/* context map update failed */
+	LOUPE_CNT_READ_FAULT,		/* user/kernel memory could not be read */
+	LOUPE_CNT_STACK_LOST,		/* stack could not be collected */
+	LOUPE_CNT_GADGET,		/* first gadget-defined counter */
+	LOUPE_CNT_MAX = LOUPE_CNT_GADGET + 8,
+};
+
+#endif /* LOUPE_TYPES_H */

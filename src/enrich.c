@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* User-space enrichment shared by every gadget: names for ids and errnos. */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "output.h"
+
+/*
+ * A tiny direct-mapped cache: events come in bursts from few users, and
+ * getpwuid() may read /etc/passwd each time.
+ */
+#define NAME_CACHE 64
+
+struct name_slot {
+	bool valid;
+	uint32_t id;
+	char name[32];
+};
+
+static struct name_slot user_cache[NAME_CACHE], group_cache[NAME_CACHE];
+
+static const char *cached_name(struct name_slot *cache, uint32_t id, bool is_user)
+{
+	struct name_slot *s = &cache[id % NAME_CACHE];
+
+	if (!s->valid || s->id != id) {
+		const char *name = NULL;
+
+		if (is_user) {
+			struct passwd *pw = getpwuid(id);
+
+			name = pw ? pw->pw_name : NULL;
+		} else {
+			struct group *gr = getgrgid(id);
+
+			name = gr ? gr->gr_name : NULL;
+		}
+		if (name)
+			snprintf(s->name, sizeof(s->name), "%s", name);
+		else
+			snprintf(s->name, sizeof(s->name), "%u", id);
+		s->id = id;
+		s->valid = true;
+	}
+	return s->name;
+}
+
+const char *uid_name(uint32_t uid)
+{
+	return cached_name(user_cache, uid, true);
+}
+
+const char *gid_name(uint32_t gid)
+{
+	return cached_name(group_cache, gid, false);
+}
+
+const char *errno_name(int err)
+{
+	if (err < 0)
+		err = -err;
+	if (!err)
+		return NULL;
+	return strerrorname_np(err);
+}
+
+void values_set_proc(struct value *v, const struct loupe_proc *p)
+{
+	v[0] = val_u64(p->ts_ns);
+	v[1] = val_bytes(p->comm, strnlen(p->comm, sizeof(p->comm)));
+	v[2] = val_u64(p->pid);
+	v[3] = val_u64(p->tid);
+	v[4] = val_u64(p->uid);
+	v[5] = val_str(uid_name(p->uid));
+	v[6] = val_u64(p->gid);
+	v[7] = val_str(gid_name(p->gid));
+	v[8] = val_u64(p->mntns_id);
+}

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The contract between the runtime and a gadget.
+ *
+ * A gadget is a BPF object (a skeleton), a table of event fields, a handful of
+ * options and a record decoder.  The runtime owns everything else: option
+ * parsing, filters, feature probing, the ring buffer, loss accounting,
+ * rendering, signals and statistics.
+ */
+#ifndef LOUPE_GADGET_H
+#define LOUPE_GADGET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <linux/types.h>
+
+#include "bpf/loupe_types.h"
+#include "output.h"
+
+struct bpf_object;
+struct session;
+
+/* Exit statuses, documented in README.md and `loupe help`. */
+enum {
+	EXIT_OK = 0,
+	EXIT_FAILURE_RUNTIME = 1,	/* privileges, BPF load/attach, I/O */
+	EXIT_USAGE = 2,			/* bad flag or value */
+};
+
+/* A gadget-specific command-line option. */
+struct gadget_option {
+	const char *name;	/* long name without "--" */
+	int short_name;		/* 0 if none */
+	const char *arg;	/* argument placeholder, NULL for a switch */
+	const char *help;
+};
+
+/* Names of the gadget's own loss/skip counters, index i = LOUPE_CNT_GADGET + i. */
+struct gadget_counter {
+	const char *name;
+	bool is_loss;		/* warn about it: data the user did not get */
+};
+
+struct gadget {
+	const char *name;
+	const char *summary;		/* one line for `loupe list` */
+	const char *examples;		/* shown by --help */
+	const struct gadget_option *options;
+	const struct field *fields;	/* NULL-name terminated */
+	const struct gadget_counter *counters;	/* NULL-name terminated, may be NULL */
+	size_t state_size;		/* private state allocated by the runtime */
+
+	/* Option given on the command line: return 0, or EXIT_USAGE after printing why. */
+	int (*parse_option)(struct session *s, const struct gadget_option *opt, const char *arg);
+	/* Open the skeleton, set the gadget's knobs; return its bpf_object. */
+	struct bpf_object *(*open)(struct session *s);
+	/* After load: attach; return 0 or a negative errno (message already printed). */
+	int (*attach)(struct session *s);
+	/* One ring buffer record. */
+	int (*handle)(struct session *s, const void *data, size_t size);
+	/* Before the statistics: emit whatever is still pending. */
+	void (*flush)(struct session *s);
+	/* Free what open() made (links are the runtime's). */
+	void (*close)(struct session *s);
+	/* The embedded BPF object (the skeleton's elf_bytes). */
+	const void *(*elf_bytes)(size_t *size);
+	/* The hook variant chosen on this kernel, for `loupe list -v`. */
+	const char *(*variant)(void);
+	/* Bytes of payload in the events, for the statistics. */
+	bool counts_bytes;
+};
+
+/* Gadgets register themselves into a linker section; no central list. */
+#define LOUPE_GADGET(var)                                                                  \
+	__attribute__((used, section("loupe_gadgets"), aligned(sizeof(void *))))           \
+	const struct gadget *const loupe_gadget_ptr_##var = &var
+
+const struct gadget *gadget_find(const char *name);
+size_t gadget_count(void);
+const struct gadget *gadget_at(size_t i);	/* sorted by name */
+const void *gadget_object_bytes(const char *name, size_t *size);
+const char *gadget_description(const char *name);
+
+/* --- the session: one run of one gadget -------------------------------------- */
+
+struct filter_opts {
+	bool by_pid, by_tid, by_uid, by_gid, by_comm;
+	uint32_t pid, tid, uid, gid;
+	char comm[LOUPE_COMM_LEN];
+	uint64_t mntns[64];
+	int nr_mntns;
+};
+
+struct session {
+	const struct gadget *gadget;
+	void *state;			/* gadget private, state_size bytes, zeroed */
+	struct bpf_object *obj;
+	struct output *out;
+	struct filter_opts filter;
+	int verbose;
+	bool hex_dump;			/* -x: hex dump of payloads (set by a gadget) */
+	double timeout_s;
+	uint64_t buffer_size;
+	/* Statistics. */
+	uint64_t events;
+	uint64_t bytes;
+	uint64_t user_lost;		/* losses found in user space (e.g. missing chunks) */
+	/* Links to destroy on exit. */
+	struct bpf_link **links;
+	size_t nr_links, cap_links;
+};
+
+/* Runtime services for gadgets. */
+int session_add_link(struct session *s, struct bpf_link *link);
+int session_attach_programs(struct session *s);	/* attach every autoloaded, auto-attachable program */
+int obj_set_rodata(struct bpf_object *obj, const char *name, const void *val, size_t size);
+uint64_t session_counter(struct session *s, unsigned int idx);
+void session_emit(struct session *s, const struct value *vals);
+void loupe_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void loupe_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void loupe_info(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parsers shared by every option: print the error and return EXIT_USAGE on bad input. */
+int parse_u64(const char *flag, const char *arg, uint64_t min, uint64_t max, uint64_t *out);
+int parse_size(const char *flag, const char *arg, uint64_t min, uint64_t max, uint64_t *out);
+
+int cmd_trace(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+
+#endif /* LOUPE_GADGET_H */

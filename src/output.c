@@ -1,0 +1,405 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Columns and JSON rendering of gadget events. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "output.h"
+
+#define MAX_FIELDS 64
+
+struct output {
+	const struct field *fields;
+	struct output_opts opts;
+	int sel[MAX_FIELDS];	/* indices of the printed fields, in order */
+	int nr_sel;
+	bool header_done;
+	char *scratch;
+	size_t scratch_len;
+};
+
+size_t field_count(const struct field *fields)
+{
+	size_t n = 0;
+
+	while (fields[n].name)
+		n++;
+	return n;
+}
+
+int field_index(const struct field *fields, const char *name)
+{
+	for (int i = 0; fields[i].name; i++)
+		if (!strcmp(fields[i].name, name))
+			return i;
+	return -1;
+}
+
+struct output *output_new(const struct field *fields, const struct output_opts *opts, char *err,
+			  size_t errlen)
+{
+	struct output *o = calloc(1, sizeof(*o));
+	int n = (int)field_count(fields);
+
+	if (!o) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	o->fields = fields;
+	o->opts = *opts;
+	if (opts->fields) {
+		char *list = strdup(opts->fields), *save = NULL, *tok;
+
+		for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			int idx = field_index(fields, tok);
+
+			if (idx < 0) {
+				snprintf(err, errlen, "unknown field '%s' in --fields (see --help for the list)",
+					 tok);
+				free(list);
+				free(o);
+				return NULL;
+			}
+			if (o->nr_sel < MAX_FIELDS)
+				o->sel[o->nr_sel++] = idx;
+		}
+		free(list);
+		if (!o->nr_sel) {
+			snprintf(err, errlen, "--fields needs at least one field name");
+			free(o);
+			return NULL;
+		}
+	} else {
+		/* JSON carries every field; columns only the visible ones. */
+		for (int i = 0; i < n && i < MAX_FIELDS; i++)
+			if (opts->mode == OUT_JSON || !(fields[i].flags & FIELD_HIDDEN))
+				o->sel[o->nr_sel++] = i;
+	}
+	return o;
+}
+
+void output_free(struct output *o)
+{
+	if (!o)
+		return;
+	output_flush(o);
+	free(o->scratch);
+	free(o);
+}
+
+void output_flush(struct output *o)
+{
+	fflush(o->opts.fp);
+}
+
+/* --- escaping ------------------------------------------------------------ */
+
+static const char hexdig[] = "0123456789abcdef";
+
+/*
+ * JSON string whose decoding, encoded back as latin-1, is exactly the input:
+ * printable ASCII stands as itself, everything else is \u00XX.
+ */
+void json_write_string(FILE *fp, const void *data, size_t len)
+{
+	const unsigned char *p = data, *run = p, *end = p + len;
+	char esc[6] = { '\\', 'u', '0', '0' };
+
+	fputc('"', fp);
+	for (; p < end; p++) {
+		unsigned char c = *p;
+
+		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+			continue;
+		if (p > run)
+			fwrite(run, 1, p - run, fp);
+		run = p + 1;
+		if (c == '"' || c == '\\') {
+			fputc('\\', fp);
+			fputc(c, fp);
+			continue;
+		}
+		esc[4] = hexdig[c >> 4];
+		esc[5] = hexdig[c & 15];
+		fwrite(esc, 1, 6, fp);
+	}
+	if (p > run)
+		fwrite(run, 1, p - run, fp);
+	fputc('"', fp);
+}
+
+/*
+ * Escape for a terminal: printable ASCII as is, \r \n \t and \\ spelled out,
+ * other bytes as \xNN.  Writes at most dstlen-1 characters plus a NUL and
+ * never splits an escape; *consumed says how much input was shown.
+ */
+size_t text_escape(char *dst, size_t dstlen, const void *src, size_t len, size_t *consumed)
+{
+	const unsigned char *p = src;
+	size_t o = 0, i;
+
+	if (!dstlen)
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = p[i];
+		char e[4];
+		size_t n;
+
+		if (c >= 0x20 && c < 0x7f && c != '\\') {
+			e[0] = c;
+			n = 1;
+		} else if (c == '\\' || c == '\n' || c == '\r' || c == '\t') {
+			e[0] = '\\';
+			e[1] = c == '\\' ? '\\' : c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+			n = 2;
+		} else {
+			e[0] = '\\';
+			e[1] = 'x';
+			e[2] = hexdig[c >> 4];
+			e[3] = hexdig[c & 15];
+			n = 4;
+		}
+		if (o + n > dstlen - 1)
+			break;
+		memcpy(dst + o, e, n);
+		o += n;
+	}
+	dst[o] = '\0';
+	if (consumed)
+		*consumed = i;
+	return o;
+}
+
+void hex_dump(FILE *fp, const void *data, size_t len, const char *indent)
+{
+	const unsigned char *p = data;
+
+	for (size_t off = 0; off < len; off += 16) {
+		size_t n = len - off < 16 ? len - off : 16;
+
+		fprintf(fp, "%s%08zx  ", indent, off);
+		for (size_t i = 0; i < 16; i++) {
+			if (i < n)
+				fprintf(fp, "%02x ", p[off + i]);
+			else
+				fputs("   ", fp);
+			if (i == 7)
+				fputc(' ', fp);
+		}
+		fputs(" |", fp);
+		for (size_t i = 0; i < n; i++) {
+			unsigned char c = p[off + i];
+
+			fputc(c >= 0x20 && c < 0x7f ? c : '.', fp);
+		}
+		fputs("|\n", fp);
+	}
+}
+
+void format_duration(char *buf, size_t len, uint64_t ns)
+{
+	if (ns < 1000)
+		snprintf(buf, len, "%lluns", (unsigned long long)ns);
+	else if (ns < 1000000)
+		snprintf(buf, len, "%.2fus", ns / 1e3);
+	else if (ns < 1000000000)
+		snprintf(buf, len, "%.2fms", ns / 1e6);
+	else
+		snprintf(buf, len, "%.3fs", ns / 1e9);
+}
+
+/* --- time ---------------------------------------------------------------- */
+
+static int64_t boot_to_real_ns;
+
+static int64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void boot_clock_init(void)
+{
+	/* Events carry CLOCK_BOOTTIME; the offset to wall-clock is fixed for a run. */
+	boot_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+}
+
+static void format_time(char *buf, size_t len, uint64_t boot_ns, bool iso)
+{
+	int64_t real = (int64_t)boot_ns + boot_to_real_ns;
+	time_t sec = real / 1000000000;
+	long nsec = real % 1000000000;
+	struct tm tm;
+
+	if (iso) {
+		gmtime_r(&sec, &tm);
+		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09ldZ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, nsec);
+	} else {
+		localtime_r(&sec, &tm);
+		snprintf(buf, len, "%02d:%02d:%02d.%03ld", tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 nsec / 1000000);
+	}
+}
+
+/* --- rendering ----------------------------------------------------------- */
+
+static void upper(char *dst, const char *src, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len && src[i]; i++)
+		dst[i] = src[i] >= 'a' && src[i] <= 'z' ? src[i] - 32 : src[i];
+	dst[i] = '\0';
+}
+
+/* Render a scalar value (not bytes) to text; returns buf. */
+static const char *scalar_text(const struct field *f, const struct value *v, char *buf, size_t len,
+			       bool json)
+{
+	switch (f->type) {
+	case FT_U64:
+		snprintf(buf, len, "%llu", (unsigned long long)v->u);
+		break;
+	case FT_S64:
+		snprintf(buf, len, "%lld", (long long)v->i);
+		break;
+	case FT_HEX:
+		snprintf(buf, len, json ? "\"0x%llx\"" : "0x%llx", (unsigned long long)v->u);
+		break;
+	case FT_BOOL:
+		snprintf(buf, len, "%s", v->b ? "true" : "false");
+		break;
+	case FT_TIME:
+		if (json) {
+			char t[48];
+
+			format_time(t, sizeof(t), v->u, true);
+			snprintf(buf, len, "\"%s\"", t);
+		} else {
+			format_time(buf, len, v->u, false);
+		}
+		break;
+	case FT_DURATION:
+		if (json)
+			snprintf(buf, len, "%llu", (unsigned long long)v->u);
+		else
+			format_duration(buf, len, v->u);
+		break;
+	default:
+		buf[0] = '\0';
+	}
+	return buf;
+}
+
+static void print_header(struct output *o)
+{
+	FILE *fp = o->opts.fp;
+
+	for (int k = 0; k < o->nr_sel; k++) {
+		const struct field *f = &o->fields[o->sel[k]];
+		char name[64];
+		bool last = k == o->nr_sel - 1;
+
+		upper(name, f->name, sizeof(name));
+		if (last)
+			fprintf(fp, "%s\n", name);
+		else if (f->flags & FIELD_RIGHT)
+			fprintf(fp, "%*s ", f->width, name);
+		else
+			fprintf(fp, "%-*s ", f->width, name);
+	}
+	o->header_done = true;
+}
+
+static void row_columns(struct output *o, const struct value *vals)
+{
+	FILE *fp = o->opts.fp;
+	int used = 0;
+
+	if (!o->header_done)
+		print_header(o);
+	for (int k = 0; k < o->nr_sel; k++) {
+		const struct field *f = &o->fields[o->sel[k]];
+		const struct value *v = &vals[o->sel[k]];
+		bool last = k == o->nr_sel - 1;
+		char buf[512];
+		const char *text = "";
+		int width = f->width;
+
+		if (last) {
+			/* The last column takes the rest of the line, or all it needs. */
+			width = o->opts.width ? o->opts.width - used : (int)sizeof(buf) - 1;
+			if (width < 8)
+				width = 8;
+		}
+		if (v->set) {
+			if (f->type == FT_STR || f->type == FT_BYTES) {
+				size_t consumed = 0, cap = (size_t)width + 1 < sizeof(buf) ?
+								 (size_t)width + 1 : sizeof(buf);
+
+				text_escape(buf, cap, v->s.p, v->s.len, &consumed);
+				if (consumed < v->s.len && cap > 4) {
+					/* Say it was cut: never pass a prefix off as the whole. */
+					size_t keep = strlen(buf);
+
+					if (keep > cap - 4)
+						keep = cap - 4;
+					memcpy(buf + keep, "...", 4);
+				}
+				text = buf;
+			} else {
+				text = scalar_text(f, v, buf, sizeof(buf), false);
+			}
+		}
+		if (last)
+			fprintf(fp, "%s\n", text);
+		else if (f->flags & FIELD_RIGHT)
+			fprintf(fp, "%*s ", width, text);
+		else
+			fprintf(fp, "%-*s ", width, text);
+		used += width + 1;
+	}
+	if (o->opts.hex) {
+		for (int k = 0; k < o->nr_sel; k++) {
+			const struct field *f = &o->fields[o->sel[k]];
+			const struct value *v = &vals[o->sel[k]];
+
+			if (f->type == FT_BYTES && v->set && v->s.len)
+				hex_dump(fp, v->s.p, v->s.len, "    ");
+		}
+	}
+}
+
+static void row_json(struct output *o, const struct value *vals)
+{
+	FILE *fp = o->opts.fp;
+
+	fputc('{', fp);
+	for (int k = 0; k < o->nr_sel; k++) {
+		const struct field *f = &o->fields[o->sel[k]];
+		const struct value *v = &vals[o->sel[k]];
+		char buf[96];
+
+		if (k)
+			fputc(',', fp);
+		fprintf(fp, "\"%s\":", f->name);
+		if (!v->set)
+			fputs("null", fp);
+		else if (f->type == FT_STR || f->type == FT_BYTES)
+			json_write_string(fp, v->s.p, v->s.len);
+		else
+			fputs(scalar_text(f, v, buf, sizeof(buf), true), fp);
+	}
+	fputs("}\n", fp);
+}
+
+void output_row(struct output *o, const struct value *vals)
+{
+	if (o->opts.mode == OUT_JSON)
+		row_json(o, vals);
+	else
+		row_columns(o, vals);
+}

@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Library discovery (ld.so.cache, standard directories) and ELF symbol lookup. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+
+#include "gadget.h"
+#include "uprobe.h"
+
+int lib_list_add(struct lib_list *l, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	for (int i = 0; i < l->n; i++)
+		if (l->v[i].dev == st.st_dev && l->v[i].ino == st.st_ino)
+			return 1;
+	if (l->n == l->cap) {
+		int cap = l->cap ? l->cap * 2 : 8;
+		struct lib_entry *v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	snprintf(l->v[l->n].path, sizeof(l->v[l->n].path), "%s", path);
+	l->v[l->n].dev = st.st_dev;
+	l->v[l->n].ino = st.st_ino;
+	l->n++;
+	return 0;
+}
+
+void lib_list_free(struct lib_list *l)
+{
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+/*
+ * glibc's cache: "glibc-ld.so.cache1.1", then nlibs entries of
+ * {int32 flags; u32 key; u32 value; u32 osversion; u64 hwcap}; key and value
+ * are offsets of strings from the start of that header.
+ */
+#define LDCACHE_MAGIC "glibc-ld.so.cache1.1"
+
+static void scan_ld_cache(const char *prefix, struct lib_list *out)
+{
+	int fd = open("/etc/ld.so.cache", O_RDONLY | O_CLOEXEC);
+	size_t plen = strlen(prefix);
+	struct stat st;
+	const char *map, *hdr;
+	uint32_t nlibs;
+	size_t avail;
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) || st.st_size < 48 || st.st_size > (64 << 20)) {
+		close(fd);
+		return;
+	}
+	map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (map == MAP_FAILED)
+		return;
+	hdr = memmem(map, st.st_size, LDCACHE_MAGIC, strlen(LDCACHE_MAGIC));
+	if (!hdr || (size_t)(hdr - map) + 48 > (size_t)st.st_size)
+		goto out;
+	avail = st.st_size - (hdr - map);
+	memcpy(&nlibs, hdr + 20, 4);
+	if ((uint64_t)nlibs * 24 + 48 > avail)
+		goto out;
+	for (uint32_t i = 0; i < nlibs; i++) {
+		const char *e = hdr + 48 + (size_t)i * 24;
+		uint32_t key, value;
+
+		memcpy(&key, e + 4, 4);
+		memcpy(&value, e + 8, 4);
+		if (key >= avail || value >= avail || !memchr(hdr + key, 0, avail - key) ||
+		    !memchr(hdr + value, 0, avail - value))
+			continue;
+		if (!strncmp(hdr + key, prefix, plen))
+			lib_list_add(out, hdr + value);
+	}
+out:
+	munmap((void *)map, st.st_size);
+}
+
+static const char *const lib_dirs[] = {
+	"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
+	"/usr/lib/aarch64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib",
+	"/usr/local/lib", "/usr/local/lib64",
+};
+
+int find_libraries(const char *prefix, struct lib_list *out)
+{
+	size_t plen = strlen(prefix);
+
+	scan_ld_cache(prefix, out);
+	for (size_t i = 0; i < sizeof(lib_dirs) / sizeof(lib_dirs[0]); i++) {
+		DIR *d = opendir(lib_dirs[i]);
+		struct dirent *de;
+
+		if (!d)
+			continue;
+		while ((de = readdir(d))) {
+			char path[PATH_MAX];
+
+			if (strncmp(de->d_name, prefix, plen))
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", lib_dirs[i], de->d_name);
+			lib_list_add(out, path);
+		}
+		closedir(d);
+	}
+	return out->n;
+}
+
+int elf_find_functions(const char *path, const char *const *names, bool *found, int n)
+{
+	int fd, err = 0;
+	Elf *elf;
+	Elf_Scn *scn = NULL;
+
+	for (int i = 0; i < n; i++)
+		found[i] = false;
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		err = -ENOEXEC;
+		goto out;
+	}
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *data;
+		size_t count;
+
+		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data || !sh.sh_entsize)
+			continue;
+		count = sh.sh_size / sh.sh_entsize;
+		for (size_t k = 0; k < count; k++) {
+			GElf_Sym sym;
+			const char *name;
+
+			if (!gelf_getsym(data, k, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+			    sym.st_shndx == SHN_UNDEF)
+				continue;
+			name = elf_strptr(elf, sh.sh_link, sym.st_name);
+			if (!name)
+				continue;
+			for (int i = 0; i < n; i++) {
+				size_t len = strlen(names[i]);
+
+				/* "SSL_write@@OPENSSL_3.0.0" is SSL_write too. */
+				if (!strncmp(name, names[i], len) &&
+				    (name[len] == '\0' || name[len] == '@'))
+					found[i] = true;
+			}
+		}
+	}
+out:
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return err;
+}
+
+int uprobe_attach(struct session *s, struct bpf_program *prog, const char *path,
+		  const char *func, bool retprobe)
+{
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func, .retprobe = retprobe);
+	struct bpf_link *link;
+	int err;
+
+	link = bpf_program__attach_uprobe_opts(prog, -1, path, 0, &opts);
+	if (!link) {
+		err = -errno;
+		loupe_info(s, "cannot attach %s to %s:%s: %s", bpf_program__name(prog), path, func,
+			   strerror(-err));
+		return err;
+	}
+	loupe_info(s, "attached %s to %s:%s", bpf_program__name(prog), path, func);
+	return session_add_link(s, link);
+}

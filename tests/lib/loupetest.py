@@ -1,0 +1,157 @@
+"""Shared helpers for loupe's integration tests.
+
+Tests print TAP ("ok N - what" / "not ok N - what"), start the real loupe
+binary, wait for its ready notice on stderr (never a sleep), run real
+programs, stop loupe with a signal and look at its JSON output.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+LOUPE = os.environ.get("LOUPE") or os.path.join(
+    os.path.dirname(__file__), "..", "..", "loupe")
+SRCDIR = os.environ.get("SRCDIR") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+OUTPUT = os.environ.get("OUTPUT") or os.path.join(SRCDIR, ".output")
+
+
+class TAP:
+    """Minimal TAP producer; exit status 1 if anything failed."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, desc, diag=None):
+        self.n += 1
+        if cond:
+            print(f"ok {self.n} - {desc}", flush=True)
+        else:
+            self.failed += 1
+            print(f"not ok {self.n} - {desc}", flush=True)
+            if diag is not None:
+                for line in str(diag).splitlines()[:40]:
+                    print(f"#   {line}", flush=True)
+        return cond
+
+    def eq(self, got, want, desc):
+        return self.ok(got == want, desc, f"got {got!r}, want {want!r}")
+
+    def done(self):
+        sys.exit(1 if self.failed or self.n == 0 else 0)
+
+
+def require_root(tap):
+    if os.geteuid() != 0:
+        tap.ok(False, "integration tests need root")
+        tap.done()
+
+
+class Loupe:
+    """A running `loupe trace ...` with JSON output in a temp file."""
+
+    def __init__(self, args, json_output=True, ready_timeout=30):
+        self.dir = tempfile.mkdtemp(prefix="loupe-test-")
+        self.out_path = os.path.join(self.dir, "out")
+        cmd = [LOUPE] + list(args)
+        if json_output and "-o" not in args:
+            cmd += ["-o", "json"]
+        self.cmd = cmd
+        self.out = open(self.out_path, "wb")
+        self.proc = subprocess.Popen(cmd, stdout=self.out, stderr=subprocess.PIPE)
+        self.stderr_lines = []
+        self.ready = threading.Event()
+        self.reader = threading.Thread(target=self._read_stderr, daemon=True)
+        self.reader.start()
+        if not self.ready.wait(ready_timeout):
+            self.stop()
+            raise RuntimeError(
+                f"loupe not ready after {ready_timeout}s: {' '.join(cmd)}\n"
+                + "".join(self.stderr_lines))
+
+    def _read_stderr(self):
+        for raw in self.proc.stderr:
+            line = raw.decode("utf-8", "replace")
+            self.stderr_lines.append(line)
+            if "loupe: ready" in line:
+                self.ready.set()
+        self.ready.set()
+
+    def stop(self, sig=signal.SIGINT, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.reader.join(5)
+        self.out.close()
+        return self.proc.returncode
+
+    @property
+    def stderr(self):
+        return "".join(self.stderr_lines)
+
+    def events(self):
+        evs = []
+        with open(self.out_path, "rb") as f:
+            for line in f:
+                line = line.strip()
+                if line:
+                    evs.append(json.loads(line))
+        return evs
+
+    def stats(self):
+        for line in reversed(self.stderr_lines):
+            if line.startswith('{"stats"'):
+                return json.loads(line)["stats"]
+        return None
+
+    def cleanup(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run(cmd, timeout=60, **kw):
+    return subprocess.run(cmd, timeout=timeout, capture_output=True, **kw)
+
+
+def wait_port(port, host="127.0.0.1", timeout=10.0):
+    import socket
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection((host, port), 0.5):
+                return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_cert(directory, key_type="rsa"):
+    """A self-signed certificate for localhost; returns (cert, key)."""
+    cert = os.path.join(directory, f"cert-{key_type}.pem")
+    key = os.path.join(directory, f"key-{key_type}.pem")
+    if key_type == "rsa":
+        newkey = ["-newkey", "rsa:2048"]
+    else:
+        newkey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    subprocess.run(["openssl", "req", "-x509", *newkey, "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "2", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    return cert, key

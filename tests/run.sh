@@ -1,0 +1,87 @@
+#!/bin/bash
+# Run loupe's tests and end with one line: "N passed, N failed[, N skipped]".
+#
+# Every test speaks TAP: unit tests are cmocka binaries (TAP output), the
+# others are executable tests/**/test_*.{sh,py} scripts.  Integration tests
+# need root; under CI=true a test that cannot run is a failure, never a skip.
+#
+#   tests/run.sh               everything
+#   tests/run.sh unit          unit tests only
+#   tests/run.sh integration   scripts only
+#   tests/run.sh FILE...       those scripts
+set -u
+cd "$(dirname "$0")/.."
+export SRCDIR=$PWD
+export OUTPUT=$PWD/.output
+export LOUPE=$PWD/loupe
+export CMOCKA_MESSAGE_OUTPUT=TAP
+export PYTHONDONTWRITEBYTECODE=1
+
+passed=0 failed=0 skipped=0
+failures=()
+logdir=$OUTPUT/test-logs
+mkdir -p "$logdir"
+
+run_one() {
+	local name=$1; shift
+	local log="$logdir/$(echo "$name" | tr '/' '_').log"
+	local start=$SECONDS rc
+	"$@" >"$log" 2>&1
+	rc=$?
+	local p f s
+	p=$(grep -cE '^ok [0-9]+' "$log" | head -1)
+	s=$(grep -cE '^ok [0-9]+.*# (SKIP|skip)' "$log")
+	f=$(grep -cE '^not ok [0-9]+' "$log")
+	p=$((p - s))
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		# A crash or an exit without TAP: one failure, so it is never silent.
+		f=1
+		echo "not ok - $name exited with status $rc" >>"$log"
+	fi
+	if [ $((p + f + s)) -eq 0 ]; then
+		f=1
+		echo "not ok - $name ran no test" >>"$log"
+	fi
+	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+	printf '%-52s %3d passed %3d failed %3d skipped  %3ds\n' "$name" "$p" "$f" "$s" \
+		$((SECONDS - start))
+	if [ "$f" -ne 0 ]; then
+		failures+=("$name")
+		grep -E '^not ok|^#' "$log" | head -40 | sed 's/^/    /'
+	fi
+}
+
+unit() {
+	for t in "$OUTPUT"/tests/test_*; do
+		[ -x "$t" ] || continue
+		run_one "unit/$(basename "$t")" "$t"
+	done
+}
+
+integration() {
+	if [ "$(id -u)" -ne 0 ] && [ "${CI:-}" != true ]; then
+		echo "# integration tests need root; skipped (run 'sudo make check')"
+		skipped=$((skipped + 1))
+		return
+	fi
+	local t
+	for t in $(find tests -name 'test_*.sh' -o -name 'test_*.py' | sort); do
+		[ -x "$t" ] || continue
+		run_one "$t" "$t"
+	done
+}
+
+case "${1:-all}" in
+all) unit; integration ;;
+unit) unit ;;
+integration) integration ;;
+*) for t in "$@"; do run_one "$t" "$t"; done ;;
+esac
+
+[ ${#failures[@]} -eq 0 ] || echo "failed: ${failures[*]} (logs in $logdir)"
+if [ "$skipped" -gt 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
