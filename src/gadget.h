@@ -60,6 +60,8 @@ struct gadget {
 	int (*attach)(struct session *s);
 	/* One ring buffer record. */
 	int (*handle)(struct session *s, const void *data, size_t size);
+	/* Called after every poll of the ring buffer (at least every 100 ms): timeouts. */
+	void (*tick)(struct session *s);
 	/* Before the statistics: emit whatever is still pending. */
 	void (*flush)(struct session *s);
 	/* Free what open() made (links are the runtime's). */

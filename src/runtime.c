@@ -853,6 +853,8 @@ static int run_gadget(const struct gadget *g, int argc, char **argv)
 			loupe_err("reading events failed: %s", strerror(-err));
 			break;
 		}
+		if (g->tick)
+			g->tick(s);
 		output_flush(s->out);
 		if (ferror(fp)) {
 			loupe_err("writing events failed: %s", strerror(errno));
