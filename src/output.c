@@ -96,36 +96,59 @@ void output_flush(struct output *o)
 
 static const char hexdig[] = "0123456789abcdef";
 
+/* Bytes that stand for themselves in a JSON string: printable ASCII but " and \. */
+static bool json_plain[256];
+static bool json_plain_init;
+
+static void init_json_plain(void)
+{
+	for (int c = 0x20; c < 0x7f; c++)
+		json_plain[c] = c != '"' && c != '\\';
+	json_plain_init = true;
+}
+
 /*
  * JSON string whose decoding, encoded back as latin-1, is exactly the input:
- * printable ASCII stands as itself, everything else is \u00XX.
+ * printable ASCII stands as itself, everything else is \u00XX.  Escaped into
+ * one buffer and written once: a payload can be megabytes.
  */
 void json_write_string(FILE *fp, const void *data, size_t len)
 {
-	const unsigned char *p = data, *run = p, *end = p + len;
-	char esc[6] = { '\\', 'u', '0', '0' };
+	static char *buf;
+	static size_t cap;
+	const unsigned char *p = data;
+	size_t need = len * 6 + 2, o = 0;
 
-	fputc('"', fp);
-	for (; p < end; p++) {
-		unsigned char c = *p;
+	if (!json_plain_init)
+		init_json_plain();
+	if (need > cap) {
+		char *nb = realloc(buf, need);
 
-		if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
-			continue;
-		if (p > run)
-			fwrite(run, 1, p - run, fp);
-		run = p + 1;
-		if (c == '"' || c == '\\') {
-			fputc('\\', fp);
-			fputc(c, fp);
-			continue;
+		if (!nb) {
+			fputs("\"\"", fp);
+			return;
 		}
-		esc[4] = hexdig[c >> 4];
-		esc[5] = hexdig[c & 15];
-		fwrite(esc, 1, 6, fp);
+		buf = nb;
+		cap = need;
 	}
-	if (p > run)
-		fwrite(run, 1, p - run, fp);
-	fputc('"', fp);
+	buf[o++] = '"';
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = p[i];
+
+		if (json_plain[c]) {
+			buf[o++] = c;
+		} else if (c == '"' || c == '\\') {
+			buf[o++] = '\\';
+			buf[o++] = c;
+		} else {
+			memcpy(buf + o, "\\u00", 4);
+			buf[o + 4] = hexdig[c >> 4];
+			buf[o + 5] = hexdig[c & 15];
+			o += 6;
+		}
+	}
+	buf[o++] = '"';
+	fwrite(buf, 1, o, fp);
 }
 
 /*

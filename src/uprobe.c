@@ -130,7 +130,28 @@ int find_libraries(const char *prefix, struct lib_list *out)
 	return out->n;
 }
 
-int elf_find_functions(const char *path, const char *const *names, bool *found, int n)
+/* Virtual address to file offset, through the loadable segments. */
+static bool vaddr_to_offset(Elf *elf, GElf_Addr vaddr, unsigned long *off)
+{
+	size_t nph;
+
+	if (elf_getphdrnum(elf, &nph))
+		return false;
+	for (size_t i = 0; i < nph; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		if (vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz) {
+			*off = vaddr - ph.p_vaddr + ph.p_offset;
+			return true;
+		}
+	}
+	return false;
+}
+
+int elf_find_functions(const char *path, const char *const *names, bool *found,
+		       unsigned long *offsets, int n)
 {
 	int fd, err = 0;
 	Elf *elf;
@@ -173,9 +194,12 @@ int elf_find_functions(const char *path, const char *const *names, bool *found, 
 				size_t len = strlen(names[i]);
 
 				/* "SSL_write@@OPENSSL_3.0.0" is SSL_write too. */
-				if (!strncmp(name, names[i], len) &&
-				    (name[len] == '\0' || name[len] == '@'))
-					found[i] = true;
+				if (found[i] || strncmp(name, names[i], len) ||
+				    (name[len] != '\0' && name[len] != '@'))
+					continue;
+				if (offsets && !vaddr_to_offset(elf, sym.st_value, &offsets[i]))
+					continue;
+				found[i] = true;
 			}
 		}
 	}
@@ -187,13 +211,14 @@ out:
 }
 
 int uprobe_attach(struct session *s, struct bpf_program *prog, const char *path,
-		  const char *func, bool retprobe)
+		  const char *func, unsigned long offset, bool retprobe)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = func, .retprobe = retprobe);
+	/* By offset: libbpf would otherwise parse the ELF again for every probe. */
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
 	struct bpf_link *link;
 	int err;
 
-	link = bpf_program__attach_uprobe_opts(prog, -1, path, 0, &opts);
+	link = bpf_program__attach_uprobe_opts(prog, -1, path, offset, &opts);
 	if (!link) {
 		err = -errno;
 		loupe_info(s, "cannot attach %s to %s:%s: %s", bpf_program__name(prog), path, func,

@@ -33,12 +33,18 @@ void lib_list_free(struct lib_list *l);
 
 /*
  * Look up function symbols (.symtab and .dynsym) in an ELF file.  found[i] is
- * set for names[i].  Returns 0, -ENOENT, -EACCES or -ENOEXEC (not ELF).
+ * set for names[i], and offsets[i] (if offsets is not NULL) to the function's
+ * file offset, what a uprobe wants.  Returns 0, -ENOENT, -EACCES or -ENOEXEC
+ * (not ELF).
  */
-int elf_find_functions(const char *path, const char *const *names, bool *found, int n);
+int elf_find_functions(const char *path, const char *const *names, bool *found,
+		       unsigned long *offsets, int n);
 
-/* Attach prog to func in path for every process; the link is kept by the session. */
+/*
+ * Attach prog at file offset `offset` of path (func names it in messages) for
+ * every process; the link is kept by the session.
+ */
 int uprobe_attach(struct session *s, struct bpf_program *prog, const char *path,
-		  const char *func, bool retprobe);
+		  const char *func, unsigned long offset, bool retprobe);
 
 #endif /* LOUPE_UPROBE_H */

@@ -27,13 +27,34 @@ struct {
 	__type(value, struct ssl_call);
 } ssl_context SEC(".maps");
 
+/* What the return probe hands to the emitter: header once, then the copy job. */
+struct ssl_job {
+	__u64 buf;
+	__u32 captured;
+	__u8 flags;
+	struct ssl_record hdr;	/* last: its data[] is never used here */
+};
+
 /* Per-CPU scratch: the record header is built once per call, then copied. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct ssl_record);
+	__type(value, struct ssl_job);
 } gadget_heap SEC(".maps");
+
+/*
+ * The data copy loop lives in one program that every return probe tail-calls:
+ * the verifier walks the loop once, not once per probed function.  Slot 0
+ * holds the bpf_loop variant, or the bounded-loop one where bpf_loop is
+ * missing (before 5.17).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} ssl_emitter SEC(".maps");
 
 /* Per-CPU call counter for --sample. */
 struct {
@@ -164,7 +185,8 @@ static __always_inline int ssl_exit(struct pt_regs *ctx)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ssl_call *callp, call;
 	struct ssl_record *hdr;
-	__u32 zero = 0, captured, i;
+	struct ssl_job *job;
+	__u32 zero = 0, captured;
 	__u64 len = 0;
 	__u8 flags = 0;
 	int ret;
@@ -199,9 +221,10 @@ static __always_inline int ssl_exit(struct pt_regs *ctx)
 		return 0;
 	}
 
-	hdr = bpf_map_lookup_elem(&gadget_heap, &zero);
-	if (!hdr)
+	job = bpf_map_lookup_elem(&gadget_heap, &zero);
+	if (!job)
 		return 0;
+	hdr = &job->hdr;
 	loupe_fill_proc(&hdr->proc);
 	hdr->call_id = call.start_ns;
 	hdr->conn = call.conn;
@@ -214,26 +237,62 @@ static __always_inline int ssl_exit(struct pt_regs *ctx)
 	if (captured > SSL_MAX_DATA)
 		captured = SSL_MAX_DATA;
 	hdr->captured = captured;
+	job->buf = call.buf;
+	job->captured = captured;
+	job->flags = flags;
+	bpf_tail_call(ctx, &ssl_emitter, 0);
+	/* Only reached if the emitter is missing: the event is lost, say so. */
+	loupe_count(LOUPE_CNT_RINGBUF_LOST);
+	return 0;
+}
 
-	for (i = 0; i < SSL_MAX_CHUNKS; i++) {
-		__u32 off = i * SSL_CHUNK, n = 0;
-		__u8 f = flags;
+/* Emit record i of the current job; non-zero when the call is done (or lost). */
+static __always_inline long emit_nth(struct ssl_job *job, __u32 i)
+{
+	__u32 off = i * SSL_CHUNK, n = 0, captured = job->captured;
+	__u8 f = job->flags;
 
-		if (off < captured) {
-			n = captured - off;
-			if (n > SSL_CHUNK)
-				n = SSL_CHUNK;
-		} else if (i) {
-			break;
-		}
-		if (off + n >= captured)
-			f |= SSL_F_LAST;
-		/* A record that cannot be reserved ends the call: the rest is lost, and counted. */
-		if (emit_record(hdr, (const void *)(call.buf + off), off, n, f))
-			break;
-		if (f & SSL_F_LAST)
-			break;
+	if (off < captured) {
+		n = captured - off;
+		if (n > SSL_CHUNK)
+			n = SSL_CHUNK;
+	} else if (i) {
+		return 1;
 	}
+	if (off + n >= captured)
+		f |= SSL_F_LAST;
+	/* A record that cannot be reserved ends the call: the rest is lost, and counted. */
+	if (emit_record(&job->hdr, (const void *)(job->buf + off), off, n, f))
+		return 1;
+	return f & SSL_F_LAST;
+}
+
+static long emit_chunk(__u32 i, void *unused)
+{
+	__u32 zero = 0;
+	struct ssl_job *job = bpf_map_lookup_elem(&gadget_heap, &zero);
+
+	return job ? emit_nth(job, i) : 1;
+}
+
+SEC("uprobe")
+int trace_ssl_emit_data(struct pt_regs *ctx)
+{
+	bpf_loop(SSL_MAX_CHUNKS, emit_chunk, NULL, 0);
+	return 0;
+}
+
+SEC("uprobe")
+int trace_ssl_emit_data_bounded(struct pt_regs *ctx)
+{
+	__u32 zero = 0;
+	struct ssl_job *job = bpf_map_lookup_elem(&gadget_heap, &zero);
+
+	if (!job)
+		return 0;
+	for (__u32 i = 0; i < SSL_MAX_CHUNKS; i++)
+		if (emit_nth(job, i))
+			break;
 	return 0;
 }
 

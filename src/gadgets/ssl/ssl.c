@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "gadget.h"
+#include "kfeatures.h"
 #include "uprobe.h"
 #include "ssl.h"
 #include "ssl.skel.h"
@@ -30,6 +32,7 @@ struct ssl_state {
 	uint64_t data_size;
 	bool no_data, no_reads, no_writes;
 	uint32_t sample;
+	bool bounded;			/* no bpf_loop: the bounded-loop emitter */
 	struct lib_list extra_libs;	/* --lib */
 	struct pending pending[MAX_PENDING];
 };
@@ -120,7 +123,7 @@ static int ssl_parse_option(struct session *s, const struct gadget_option *opt, 
 
 		for (size_t i = 0; i < NR_OPENSSL_FUNCS; i++)
 			names[i] = openssl_funcs[i].func;
-		err = elf_find_functions(arg, names, found, NR_OPENSSL_FUNCS);
+		err = elf_find_functions(arg, names, found, NULL, NR_OPENSSL_FUNCS);
 		if (err == -ENOEXEC) {
 			loupe_err("--lib %s: not an ELF file (give the path of a shared library)",
 				  arg);
@@ -173,6 +176,10 @@ static struct bpf_object *ssl_open(struct session *s)
 	skel->rodata->trace_writes = !st->no_writes;
 	skel->rodata->sample_every = st->sample ? st->sample : 1;
 	skel->rodata->max_data = st->no_data ? 0 : st->data_size ? st->data_size : SSL_DEFAULT_DATA;
+	/* One data emitter is loaded: bpf_loop where the kernel has it (5.17+). */
+	st->bounded = !feature_helper(BPF_FUNC_loop);
+	bpf_program__set_autoload(skel->progs.trace_ssl_emit_data, !st->bounded);
+	bpf_program__set_autoload(skel->progs.trace_ssl_emit_data_bounded, st->bounded);
 	return skel->obj;
 }
 
@@ -205,12 +212,13 @@ static int attach_openssl(struct session *s, const char *path)
 	struct ssl_state *st = s->state;
 	const char *names[NR_OPENSSL_FUNCS];
 	bool found[NR_OPENSSL_FUNCS];
+	unsigned long offs[NR_OPENSSL_FUNCS];
 	char missing[256] = "";
 	int attached = 0, err;
 
 	for (size_t i = 0; i < NR_OPENSSL_FUNCS; i++)
 		names[i] = openssl_funcs[i].func;
-	err = elf_find_functions(path, names, found, NR_OPENSSL_FUNCS);
+	err = elf_find_functions(path, names, found, offs, NR_OPENSSL_FUNCS);
 	if (err) {
 		loupe_warn("%s: cannot read its symbols (%s), not probed", path, strerror(-err));
 		return 0;
@@ -225,8 +233,8 @@ static int attach_openssl(struct session *s, const char *path)
 				 names[i]);
 			continue;
 		}
-		if (uprobe_attach(s, prog_for(st->skel, op, false), path, names[i], false) ||
-		    uprobe_attach(s, prog_for(st->skel, op, true), path, names[i], true)) {
+		if (uprobe_attach(s, prog_for(st->skel, op, false), path, names[i], offs[i], false) ||
+		    uprobe_attach(s, prog_for(st->skel, op, true), path, names[i], offs[i], true)) {
 			loupe_warn("%s: cannot probe %s, not traced there (-v for details)", path,
 				   names[i]);
 			continue;
@@ -246,6 +254,15 @@ static int ssl_attach(struct session *s)
 	struct lib_list libs = {};
 	int probed = 0, err;
 
+	struct bpf_program *emitter = st->bounded ? st->skel->progs.trace_ssl_emit_data_bounded :
+						    st->skel->progs.trace_ssl_emit_data;
+	__u32 zero = 0;
+	int fd = bpf_program__fd(emitter);
+
+	if (bpf_map_update_elem(bpf_map__fd(st->skel->maps.ssl_emitter), &zero, &fd, 0)) {
+		loupe_err("cannot install the ssl data emitter: %s", strerror(errno));
+		return -errno;
+	}
 	err = session_attach_programs(s);
 	if (err)
 		return err;
@@ -417,7 +434,7 @@ static void ssl_close(struct session *s)
 
 static const char *ssl_variant(void)
 {
-	return "uprobe";
+	return feature_helper(BPF_FUNC_loop) ? "uprobe+bpf_loop" : "uprobe+bounded-loop";
 }
 
 static const void *ssl_elf_bytes(size_t *size)
