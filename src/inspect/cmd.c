@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* `loupe inspect`: the command line around the analyzer. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "inspect/inspect.h"
+
+/* Provided by the runtime: the BPF objects embedded in loupe. */
+extern const void *gadget_object_bytes(const char *name, size_t *size);
+extern const char *gadget_description(const char *name);
+
+#define MAX_OBJECT_SIZE (512u << 20)
+
+enum out_mode { OUT_MARKDOWN, OUT_FLOWCHART, OUT_SEQUENCE, OUT_JSON };
+
+static const char usage_text[] =
+	"Usage: loupe inspect [OPTIONS] FILE\n"
+	"       loupe inspect [OPTIONS] --gadget NAME\n"
+	"\n"
+	"Show which BPF program looks up, updates, deletes or outputs to which map,\n"
+	"read from a BPF object file without loading it (no root needed).  The\n"
+	"default output is the developer-notes markdown with two mermaid diagrams.\n"
+	"\n"
+	"Options:\n"
+	"  -g, --gadget NAME   inspect the object of a gadget built into loupe\n"
+	"      --flowchart     print only the mermaid flowchart\n"
+	"      --sequence      print only the mermaid sequence diagram\n"
+	"  -o, --output FMT    markdown (default), flowchart, sequence or json\n"
+	"      --precise       follow register copies and forget clobbered registers\n"
+	"                      (Inspektor Gadget does not; diagrams may then differ)\n"
+	"      --ig-compat     only the helpers Inspektor Gadget knows: no ring buffer\n"
+	"                      output, no stack maps\n"
+	"  -h, --help          show this help\n"
+	"\n"
+	"Examples:\n"
+	"  loupe inspect --gadget ssl                 developer notes of the ssl gadget\n"
+	"  loupe inspect --flowchart prog.bpf.o       just the flowchart\n"
+	"  loupe inspect -o json prog.bpf.o | jq .edges\n"
+	"\n"
+	"Rules and differences from Inspektor Gadget: docs/inspect.md\n";
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("loupe: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputs("; see 'loupe inspect --help'\n", stderr);
+	va_end(ap);
+	return 2;
+}
+
+static const char *base_name(const char *path)
+{
+	const char *s = strrchr(path, '/');
+
+	return s ? s + 1 : path;
+}
+
+/* Whole file in memory; on failure prints the one error line. */
+static void *read_file(const char *path, size_t *size)
+{
+	struct stat st;
+	void *buf = NULL;
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	if (!f) {
+		fprintf(stderr, "loupe: cannot open %s: %s; give the path of a BPF object file\n",
+			path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode)) {
+		fprintf(stderr,
+			"loupe: %s is not a regular file; give the path of a BPF object file\n",
+			path);
+		goto out;
+	}
+	if ((unsigned long long)st.st_size > MAX_OBJECT_SIZE) {
+		fprintf(stderr, "loupe: %s is larger than %u MiB, too large for a BPF object\n",
+			path, MAX_OBJECT_SIZE >> 20);
+		goto out;
+	}
+	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!buf) {
+		fprintf(stderr, "loupe: out of memory reading %s\n", path);
+		goto out;
+	}
+	n = fread(buf, 1, (size_t)st.st_size, f);
+	if (n != (size_t)st.st_size || ferror(f)) {
+		fprintf(stderr, "loupe: cannot read %s: %s\n", path,
+			ferror(f) ? strerror(errno) : "file changed while reading");
+		free(buf);
+		buf = NULL;
+		goto out;
+	}
+	*size = n;
+out:
+	fclose(f);
+	return buf;
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+	struct inspect_opts opts = { 0 };
+	struct inspect_result res;
+	enum out_mode mode = OUT_MARKDOWN;
+	const char *file = NULL, *gadget = NULL, *what;
+	const void *obj;
+	void *owned = NULL;
+	size_t size = 0;
+	char cmdline[256];
+	int modes = 0, ret = 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *val = NULL;
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			fputs(usage_text, stdout);
+			return 0;
+		} else if (!strcmp(a, "--flowchart")) {
+			mode = OUT_FLOWCHART;
+			modes++;
+		} else if (!strcmp(a, "--sequence")) {
+			mode = OUT_SEQUENCE;
+			modes++;
+		} else if (!strcmp(a, "--precise")) {
+			opts.precise = true;
+		} else if (!strcmp(a, "--ig-compat")) {
+			opts.ig_compat = true;
+		} else if (!strcmp(a, "-o") || !strcmp(a, "--output") ||
+			   !strncmp(a, "--output=", 9) || !strncmp(a, "-o", 2)) {
+			if (!strncmp(a, "--output=", 9))
+				val = a + 9;
+			else if (a[1] == 'o' && a[2])
+				val = a + 2;
+			else if (i + 1 < argc)
+				val = argv[++i];
+			else
+				return usage_error(
+					"%s needs a format: markdown, flowchart, sequence or json",
+					a);
+			if (!strcmp(val, "json"))
+				mode = OUT_JSON;
+			else if (!strcmp(val, "markdown") || !strcmp(val, "md"))
+				mode = OUT_MARKDOWN;
+			else if (!strcmp(val, "flowchart"))
+				mode = OUT_FLOWCHART;
+			else if (!strcmp(val, "sequence"))
+				mode = OUT_SEQUENCE;
+			else
+				return usage_error(
+					"unknown output format '%s'; use markdown, flowchart, "
+					"sequence or json",
+					val);
+			modes++;
+		} else if (!strcmp(a, "-g") || !strcmp(a, "--gadget") ||
+			   !strncmp(a, "--gadget=", 9)) {
+			if (gadget)
+				return usage_error("%s given twice; inspect one gadget at a time",
+						   a);
+			if (a[1] == '-' && a[8] == '=')
+				gadget = a + 9;
+			else if (i + 1 < argc)
+				gadget = argv[++i];
+			else
+				return usage_error("%s needs a gadget name", a);
+		} else if (!strcmp(a, "--")) {
+			if (i + 1 < argc && !file)
+				file = argv[++i];
+			if (i + 1 < argc)
+				return usage_error("unexpected argument '%s'", argv[i + 1]);
+		} else if (a[0] == '-' && a[1]) {
+			return usage_error("unknown option '%s'", a);
+		} else if (file) {
+			return usage_error("unexpected argument '%s'; inspect one file at a time",
+					   a);
+		} else {
+			file = a;
+		}
+	}
+	if (modes > 1)
+		return usage_error("choose one output: --flowchart, --sequence or -o FORMAT");
+	if (file && gadget)
+		return usage_error("give either FILE or --gadget %s, not both", gadget);
+	if (!file && !gadget)
+		return usage_error("missing FILE or --gadget NAME");
+
+	if (gadget) {
+		obj = gadget_object_bytes(gadget, &size);
+		if (!obj)
+			return usage_error("unknown gadget '%s'; 'loupe list' shows the gadgets",
+					   gadget);
+		what = gadget;
+		snprintf(cmdline, sizeof(cmdline), "loupe inspect --gadget %s", gadget);
+	} else {
+		obj = owned = read_file(file, &size);
+		if (!obj)
+			return 1;
+		what = file;
+		snprintf(cmdline, sizeof(cmdline), "loupe inspect");
+	}
+
+	if (inspect_analyze(obj, size, &opts, &res)) {
+		fprintf(stderr, "loupe: %s: %s\n", what, res.err);
+		ret = 1;
+		goto out;
+	}
+	switch (mode) {
+	case OUT_FLOWCHART:
+		inspect_flowchart(stdout, &res);
+		break;
+	case OUT_SEQUENCE:
+		inspect_sequence(stdout, &res);
+		break;
+	case OUT_JSON:
+		inspect_add_meta(obj, size, gadget ? gadget : base_name(file), &res);
+		inspect_json(stdout, &res, gadget ? gadget : file);
+		break;
+	case OUT_MARKDOWN:
+		inspect_markdown(stdout, &res, gadget, gadget ? gadget_description(gadget) : NULL,
+				 cmdline);
+		break;
+	}
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "loupe: cannot write the output: %s\n", strerror(errno));
+		ret = 1;
+	}
+out:
+	inspect_free(&res);
+	free(owned);
+	return ret;
+}
