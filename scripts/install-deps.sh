@@ -6,9 +6,10 @@ set -eu
 BUILD="make gcc libc6-dev pkg-config git
 clang llvm
 libbpf-dev bpftool libelf-dev zlib1g-dev
-libssl-dev
+libssl-dev libnghttp2-dev libpcap-dev
 libcmocka-dev"
 # libbpf-dev/bpftool: loader and skeletons; clang/llvm: BPF compiler;
+# libnghttp2: HPACK for HTTP/2 decoding; libpcap: pcap files;
 # libelf: symbol lookup; libssl-dev: our TLS workloads; cmocka: unit tests.
 
 TEST="python3 openssl curl wget ca-certificates

@@ -753,7 +753,7 @@ static int run_gadget(const struct gadget *g, int argc, char **argv)
 	FILE *fp = stdout;
 	char err_msg[256];
 	double start, last_check, end, elapsed;
-	uint64_t lost_seen = 0;
+	uint64_t lost_seen = 0, wakeup;
 	int err, status = EXIT_FAILURE_RUNTIME;
 
 	if (g->state_size && !(s->state = calloc(1, g->state_size))) {
@@ -821,6 +821,9 @@ static int run_gadget(const struct gadget *g, int argc, char **argv)
 		loupe_err("cannot size the ring buffer: %s", strerror(-err));
 		goto out;
 	}
+	/* Wake the reader when an eighth of the buffer waits (see loupe.bpf.h). */
+	wakeup = s->buffer_size / 8;
+	obj_set_rodata(s->obj, "wakeup_bytes", &wakeup, sizeof(wakeup));
 	if ((err = bpf_object__load(s->obj))) {
 		loupe_err("the kernel refused the %s BPF programs: %s%s", g->name, strerror(-err),
 			  s->verbose ? "" : " (run with -vv for the verifier's log)");
@@ -849,6 +852,9 @@ static int run_gadget(const struct gadget *g, int argc, char **argv)
 		double t;
 
 		err = ring_buffer__poll(rb, 100);
+		/* Records below the wakeup mark raise no event: collect them on timeout. */
+		if (err == 0)
+			err = ring_buffer__consume(rb);
 		if (err < 0 && err != -EINTR) {
 			loupe_err("reading events failed: %s", strerror(-err));
 			break;

@@ -136,6 +136,35 @@ static __always_inline void *loupe_reserve(__u64 size)
 	return rec;
 }
 
+/*
+ * Wake the reader only once a batch is waiting: a wakeup per record (an
+ * irq_work and a context switch) costs more than the record itself.  The
+ * reader also polls every 100 ms, so a quiet trickle is still shown promptly.
+ */
+const volatile __u64 wakeup_bytes = 0;
+
+static __always_inline __u64 loupe_wakeup_flags(void)
+{
+	if (!wakeup_bytes || bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void loupe_submit(void *rec)
+{
+	bpf_ringbuf_submit(rec, loupe_wakeup_flags());
+}
+
+/* Copy a whole record into the ring buffer; a full ring buffer is counted. */
+static __always_inline long loupe_output(void *data, __u64 size)
+{
+	long err = bpf_ringbuf_output(&events, data, size, loupe_wakeup_flags());
+
+	if (err)
+		loupe_count(LOUPE_CNT_RINGBUF_LOST);
+	return err;
+}
+
 /* Insert into a context map; a full map is counted so the user can resize it. */
 static __always_inline int loupe_map_insert(void *map, const void *key, const void *val)
 {

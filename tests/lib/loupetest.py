@@ -155,3 +155,53 @@ def make_cert(directory, key_type="rsa"):
                     "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
                    check=True, capture_output=True)
     return cert, key
+
+
+def _fd_ids(pid, kind, key):
+    """Ids of the BPF objects of one kind ("bpf-map", "bpf-prog", "bpf_link")
+    that process pid holds open, read from /proc/PID/fdinfo."""
+    ids = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if kind not in os.readlink(f"/proc/{pid}/fd/{fd}"):
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                for line in f:
+                    if line.startswith(key):
+                        ids.add(int(line.split()[1]))
+        except OSError:
+            pass
+    return ids
+
+
+def loupe_maps(loupe_pid):
+    """{map name: map id} of the BPF maps a loupe process holds open."""
+    maps = {}
+    for i in _fd_ids(loupe_pid, "bpf-map", "map_id:"):
+        r = subprocess.run(["bpftool", "-j", "map", "show", "id", str(i)], capture_output=True)
+        if r.returncode == 0:
+            maps[json.loads(r.stdout)["name"]] = i
+    return maps
+
+
+def loupe_progs(loupe_pid):
+    """Ids of the BPF programs a loupe process holds open."""
+    return _fd_ids(loupe_pid, "bpf-prog", "prog_id:")
+
+
+def loupe_links(loupe_pid):
+    """Ids of the BPF links a loupe process holds open."""
+    return _fd_ids(loupe_pid, "bpf_link", "link_id:") | _fd_ids(loupe_pid, "bpf-link", "link_id:")
+
+
+def map_entries(map_id):
+    r = subprocess.run(["bpftool", "-j", "map", "dump", "id", str(map_id)], capture_output=True)
+    if r.returncode:
+        raise RuntimeError(r.stderr.decode())
+    return json.loads(r.stdout)
+
+
+def bpf_ids(kind):
+    """Ids of every loaded BPF object of a kind ("prog", "link", "map")."""
+    r = subprocess.run(["bpftool", "-j", kind, "show"], capture_output=True)
+    return {o["id"] for o in json.loads(r.stdout or b"[]")}

@@ -10,7 +10,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
-from loupetest import LOUPE  # noqa: E402
+from loupetest import LOUPE, loupe_maps, map_entries  # noqa: E402,F401
 
 PEER = os.path.join(HERE, "tcp_peer.py")
 
@@ -82,29 +82,4 @@ def netns_inode(pid="self"):
     return os.stat(f"/proc/{pid}/ns/net").st_ino
 
 
-def loupe_maps(loupe_pid):
-    """{map name: map id} of the BPF maps a loupe process holds open."""
-    ids = set()
-    for fd in os.listdir(f"/proc/{loupe_pid}/fd"):
-        try:
-            if "bpf-map" not in os.readlink(f"/proc/{loupe_pid}/fd/{fd}"):
-                continue
-            with open(f"/proc/{loupe_pid}/fdinfo/{fd}") as f:
-                for line in f:
-                    if line.startswith("map_id:"):
-                        ids.add(int(line.split()[1]))
-        except OSError:
-            pass
-    maps = {}
-    for i in ids:
-        r = subprocess.run(["bpftool", "-j", "map", "show", "id", str(i)], capture_output=True)
-        if r.returncode == 0:
-            maps[json.loads(r.stdout)["name"]] = i
-    return maps
 
-
-def map_entries(map_id):
-    r = subprocess.run(["bpftool", "-j", "map", "dump", "id", str(map_id)], capture_output=True)
-    if r.returncode:
-        raise RuntimeError(r.stderr.decode())
-    return json.loads(r.stdout)

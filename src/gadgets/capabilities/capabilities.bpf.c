@@ -196,7 +196,7 @@ static __always_inline int emit(void *ctx, const struct cred *cred,
 	r->ustack_id = CAPS_STACK_NONE;
 	if (collect_ustack && !(BPF_CORE_READ(task, flags) & PF_KTHREAD) && BPF_CORE_READ(task, mm))
 		r->ustack_id = stack_id(ctx, &ustacks, BPF_F_USER_STACK);
-	bpf_ringbuf_submit(r, 0);
+	loupe_submit(r);
 	return 0;
 }
 

@@ -382,8 +382,7 @@ __noinline int note_fd(__u32 i, __u32 type, __u32 emit)
 	resolve_file(file);
 	size = e->file_len;
 	BOUND(size, FDPASS_PATH_MAX - 1);
-	if (bpf_ringbuf_output(&events, e, sizeof(*e) + size, 0))
-		loupe_count(LOUPE_CNT_RINGBUF_LOST);
+	loupe_output(e, sizeof(*e) + size);
 	return 0;
 }
 

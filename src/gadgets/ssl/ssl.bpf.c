@@ -146,7 +146,7 @@ static __always_inline int ssl_enter(__u32 lib, __u32 op, const void *conn, cons
 			r->flags |= SSL_F_READ_FAULT;                                 \
 			loupe_count(LOUPE_CNT_READ_FAULT);                            \
 		}                                                                     \
-		bpf_ringbuf_submit(r, 0);                                             \
+		loupe_submit(r);                                             \
 		return 0;                                                             \
 	} while (0)
 
@@ -166,7 +166,7 @@ static __noinline int emit_record(const struct ssl_record *hdr, const void *src,
 		r->offset = off;
 		r->chunk_len = 0;
 		r->flags = flags;
-		bpf_ringbuf_submit(r, 0);
+		loupe_submit(r);
 		return 0;
 	}
 	if (n <= 256)

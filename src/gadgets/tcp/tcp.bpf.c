@@ -206,7 +206,7 @@ static __always_inline void emit_connect(struct sock *sk, const struct tcp_owner
 	event_set_owner(e, o);
 	e->fd = o->fd;
 	e->error = err;
-	bpf_ringbuf_submit(e, 0);
+	loupe_submit(e);
 }
 
 /* CLOSE -> SYN_SENT runs inside connect(): remember who is connecting. */
@@ -341,7 +341,7 @@ static __always_inline void on_close(struct sock *sk, __u64 key, int oldstate)
 			event_set_owner(e, o);
 			e->duration_ns = e->proc.ts_ns - o->established_ns;
 			read_bytes(e, sk, oldstate, o->flags);
-			bpf_ringbuf_submit(e, 0);
+			loupe_submit(e);
 		}
 	}
 	bpf_map_delete_elem(&tuplepid, &key);
@@ -477,7 +477,7 @@ static __always_inline void emit_sync_failure(struct sock *sk, const struct tid_
 	e->duration_ns = 0;
 	e->bytes_sent = 0;
 	e->bytes_received = 0;
-	bpf_ringbuf_submit(e, 0);
+	loupe_submit(e);
 }
 
 SEC("tracepoint/syscalls/sys_enter_connect")
@@ -543,7 +543,7 @@ static __always_inline int exit_accept(struct trace_event_raw_sys_exit *args)
 		loupe_fill_proc(&e->proc);
 		e->fd = listen_fd;
 		e->accept_fd = ret;
-		bpf_ringbuf_submit(e, 0);
+		loupe_submit(e);
 	}
 	if (accept_only)
 		goto out;
