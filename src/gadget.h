@@ -20,6 +20,7 @@
 #include "output.h"
 
 struct bpf_object;
+struct bpf_object_open_opts;
 struct session;
 
 /* Exit statuses, documented in README.md and `loupe help`. */
@@ -72,6 +73,12 @@ struct gadget {
 	const char *(*variant)(void);
 	/* Bytes of payload in the events, for the statistics. */
 	bool counts_bytes;
+	/*
+	 * Relocate CO-RE against a minimal kernel BTF built in a child process
+	 * (see minbtf.c): only for gadgets with no tp_btf/fentry programs, which
+	 * need the whole kernel BTF anyway.
+	 */
+	bool min_btf;
 };
 
 /* Gadgets register themselves into a linker section; no central list. */
@@ -99,6 +106,8 @@ struct session {
 	const struct gadget *gadget;
 	void *state;			/* gadget private, state_size bytes, zeroed */
 	struct bpf_object *obj;
+	/* Pass to <gadget>_bpf__open_opts(): the runtime's choices (kernel BTF). */
+	const struct bpf_object_open_opts *open_opts;
 	struct output *out;
 	struct filter_opts filter;
 	int verbose;

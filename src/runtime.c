@@ -28,6 +28,7 @@
 #include <bpf/libbpf.h>
 
 #include "kfeatures.h"
+#include "minbtf.h"
 #include "gadget.h"
 
 /* --- messages ------------------------------------------------------------ */
@@ -191,7 +192,7 @@ static const struct common_option common_options[] = {
 	{ { "output-file", 0, "FILE", "write events to FILE (created with mode 0600)" },
 	  OPT_OUTPUT_FILE },
 	{ { "timeout", 0, "SECONDS", "stop after SECONDS" }, OPT_TIMEOUT },
-	{ { "buffer-size", 0, "SIZE", "ring buffer size (default 8M), rounded up to a power of 2" },
+	{ { "buffer-size", 0, "SIZE", "ring buffer size (default 2M), rounded up to a power of 2" },
 	  OPT_BUFFER_SIZE },
 	{ { "verbose", 'v', NULL, "say what is attached where; twice for libbpf debug" },
 	  OPT_VERBOSE },
@@ -744,7 +745,7 @@ static FILE *open_output_file(const char *path)
 
 static int run_gadget(const struct gadget *g, int argc, char **argv)
 {
-	struct session sess = { .gadget = g, .buffer_size = 8 << 20 };
+	struct session sess = { .gadget = g, .buffer_size = 2 << 20 };
 	struct session *s = &sess;
 	struct trace_args ta = { .mode = OUT_COLUMNS };
 	struct output_opts oo = {};
@@ -754,6 +755,9 @@ static int run_gadget(const struct gadget *g, int argc, char **argv)
 	char err_msg[256];
 	double start, last_check, end, elapsed;
 	uint64_t lost_seen = 0, wakeup;
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts);
+	char btf_path[64];
+	int btf_fd = -1;
 	int err, status = EXIT_FAILURE_RUNTIME;
 
 	if (g->state_size && !(s->state = calloc(1, g->state_size))) {
@@ -811,6 +815,18 @@ static int run_gadget(const struct gadget *g, int argc, char **argv)
 		goto out;
 	}
 
+	if (g->min_btf && g->elf_bytes) {
+		size_t size;
+		const void *elf = g->elf_bytes(&size);
+
+		btf_fd = minbtf_create(elf, size, btf_path, sizeof(btf_path));
+		if (btf_fd >= 0)
+			open_opts.btf_custom_path = btf_path;
+		else
+			loupe_info(s, "no minimal kernel BTF (%s): using the whole of it",
+				   strerror(-btf_fd));
+	}
+	s->open_opts = &open_opts;
 	s->obj = g->open(s);
 	if (!s->obj)
 		goto out;
@@ -828,6 +844,10 @@ static int run_gadget(const struct gadget *g, int argc, char **argv)
 		loupe_err("the kernel refused the %s BPF programs: %s%s", g->name, strerror(-err),
 			  s->verbose ? "" : " (run with -vv for the verifier's log)");
 		goto out;
+	}
+	if (btf_fd >= 0) {
+		close(btf_fd);
+		btf_fd = -1;
 	}
 	if (fill_mntns_map(s))
 		goto out;
@@ -892,6 +912,8 @@ static int run_gadget(const struct gadget *g, int argc, char **argv)
 	print_stats(s, elapsed, ta.mode == OUT_JSON);
 	status = EXIT_OK;
 out:
+	if (btf_fd >= 0)
+		close(btf_fd);
 	ring_buffer__free(rb);
 	for (size_t i = 0; i < s->nr_links; i++)
 		bpf_link__destroy(s->links[i]);

@@ -380,7 +380,7 @@ static struct bpf_object *caps_open(struct session *s)
 		return NULL;
 	}
 
-	skel = capabilities_bpf__open();
+	skel = capabilities_bpf__open_opts(s->open_opts);
 	if (!skel) {
 		loupe_err("cannot open the capabilities BPF object: %s", strerror(errno));
 		return NULL;

@@ -204,7 +204,7 @@ static struct bpf_object *fdpass_open(struct session *s)
 		loupe_err("out of memory");
 		return NULL;
 	}
-	skel = fdpass_bpf__open();
+	skel = fdpass_bpf__open_opts(s->open_opts);
 	if (!skel) {
 		loupe_err("cannot open the fdpass BPF object: %s", strerror(errno));
 		return NULL;

@@ -161,7 +161,7 @@ static struct bpf_object *tcp_open(struct session *s)
 			  "later is needed)");
 		return NULL;
 	}
-	skel = tcp_bpf__open();
+	skel = tcp_bpf__open_opts(s->open_opts);
 	if (!skel) {
 		loupe_err("cannot open the tcp BPF object: %s", strerror(errno));
 		return NULL;
