@@ -406,7 +406,7 @@ static const void *fdpass_elf_bytes(size_t *size)
 
 static const struct gadget fdpass_gadget = {
 	.name = "fdpass",
-	.summary = "File descriptors passed over unix sockets (SCM_RIGHTS), both ends",
+	.summary = "file descriptors passed over unix sockets (SCM_RIGHTS), both ends",
 	.examples =
 		"  loupe trace fdpass                           every descriptor passed, both ends\n"
 		"  loupe trace fdpass --comm 'runc:[2:INIT]'    what runc hands over (the pty)\n"
