@@ -122,6 +122,24 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* n rounds of: client writes size bytes, server reads all of them. */
+static void exchange(SSL *c, SSL *s, const char *buf, char *in, size_t size, long n)
+{
+	for (long i = 0; i < n; i++) {
+		size_t got = 0;
+
+		if (SSL_write(c, buf, size) != (int)size)
+			die("write");
+		while (got < size) {
+			int r = SSL_read(s, in + got, size - got);
+
+			if (r <= 0)
+				die("read");
+			got += r;
+		}
+	}
+}
+
 static int bench(size_t size, long iters)
 {
 	int sv[2];
@@ -139,33 +157,9 @@ static int bench(size_t size, long iters)
 	handshake_pair(c, s);
 	memset(buf, 'a', size);
 	/* Warm up caches and the kernel's probe state before timing. */
-	for (long i = 0; i < iters / 10 + 1; i++) {
-		size_t got = 0;
-
-		if (SSL_write(c, buf, size) != (int)size)
-			die("write");
-		while (got < size) {
-			int r = SSL_read(s, in + got, size - got);
-
-			if (r <= 0)
-				die("read");
-			got += r;
-		}
-	}
+	exchange(c, s, buf, in, size, iters / 10 + 1);
 	t0 = now_ns();
-	for (long i = 0; i < iters; i++) {
-		size_t got = 0;
-
-		if (SSL_write(c, buf, size) != (int)size)
-			die("write");
-		while (got < size) {
-			int r = SSL_read(s, in + got, size - got);
-
-			if (r <= 0)
-				die("read");
-			got += r;
-		}
-	}
+	exchange(c, s, buf, in, size, iters);
 	t1 = now_ns();
 	printf("ns_per_iter %.1f\n", (double)(t1 - t0) / iters);
 	return 0;
