@@ -366,10 +366,8 @@ static void row_columns(struct output *o, const struct value *vals)
 				text_escape(buf, cap, v->s.p, v->s.len, &consumed);
 				if (consumed < v->s.len && cap > 4) {
 					/* Say it was cut: never pass a prefix off as the whole. */
-					size_t keep = strlen(buf);
+					size_t keep = text_escape(buf, cap - 3, v->s.p, v->s.len, NULL);
 
-					if (keep > cap - 4)
-						keep = cap - 4;
 					memcpy(buf + keep, "...", 4);
 				}
 				text = buf;
