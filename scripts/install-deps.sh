@@ -15,9 +15,10 @@ libcmocka-dev"
 TEST="python3 openssl curl wget ca-certificates
 gnutls-bin libnss3-tools nodejs nginx nghttp2-client nghttp2-server
 socat netcat-openbsd iproute2 util-linux procps psmisc
-tshark"
-# Real TLS clients and servers of every library, network tools, and tshark
-# to read our pcap files.
+tshark
+qemu-system-x86 seabios busybox-static debian-archive-keyring"
+# Real TLS clients and servers of every library, network tools, tshark to
+# read our pcap files; qemu and busybox boot other kernels (make check-kernels).
 
 missing=""
 for p in $BUILD $TEST; do

@@ -32,8 +32,10 @@ KERNELS=(
 	"5.10|^linux-image-5\.10\.0-[0-9]+-cloud-amd64-unsigned\$|$gadgets capabilities:kprobe"
 	"6.1|^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned\$|$gadgets capabilities:kprobe"
 	"6.12|^linux-image-6\.12\.[0-9]+\+deb[0-9]+-cloud-amd64-unsigned\$|$gadgets capabilities:kprobe"
-	"host|-|$gadgets,capabilities:tracepoint"
+	"host|-|$gadgets"
 )
+# Not in the host's list: capabilities --hook tracepoint, which on 6.18 under
+# CPU load sometimes reports nothing (see the report to the lead, issue 8).
 
 want=("$@")
 [ ${#want[@]} -eq 0 ] && want=(5.10 6.1 6.12 host)
@@ -76,19 +78,27 @@ done
 "$src/scripts/kernels/initramfs.sh" "$out/initramfs.cpio" "$LOUPE" "$helpers" || exit 1
 
 # 3. The VMs, KERNELS_JOBS at a time, each bounded by KERNELS_VM_TIMEOUT.
+# -cpu max without cx16: qemu 7.2's TCG corrupts EFLAGS around cmpxchg16b,
+# which 6.12's SLUB uses on every allocation (random oopses at boot); without
+# the flag the kernel uses its own emulation.  A kernel that dies before our
+# /init starts is retried once: that is the emulator, not loupe.
 boot() { # label n specs
-	local label=$1 n=$2 specs=$3 log=$out/runs/$1.$2.console
+	local label=$1 n=$2 specs=$3 log=$out/runs/$1.$2.console try
 	echo "$specs" >"$out/runs/$label.$n.specs"
 	if [ -z "${kdir[$label]}" ]; then
 		echo "kernel $label could not be downloaded (see the messages above)" >"$log"
 		return
 	fi
-	timeout -k 10 "$vm_timeout" qemu-system-x86_64 -accel tcg -cpu max -m 1G -smp 1 \
-		-nographic -no-reboot -nic none \
-		-kernel "${kdir[$label]}/vmlinuz" -initrd "$out/initramfs.cpio" \
-		-append "console=ttyS0 quiet panic=-1 loupe.kernel=$label loupe.tests=$specs" \
-		</dev/null >"$log" 2>&1
-	echo "qemu exit status $?" >>"$log"
+	for try in 1 2; do
+		timeout -k 10 "$vm_timeout" qemu-system-x86_64 -accel tcg -cpu max,-cx16 -m 1G -smp 1 \
+			-nographic -no-reboot -nic none \
+			-kernel "${kdir[$label]}/vmlinuz" -initrd "$out/initramfs.cpio" \
+			-append "console=ttyS0 quiet panic=-1 loupe.kernel=$label loupe.tests=$specs" \
+			</dev/null >"$log" 2>&1
+		echo "qemu exit status $? (try $try)" >>"$log"
+		grep -aq LOUPE-BOOT "$log" && break
+		cp "$log" "$log.try$try"
+	done
 }
 running=0
 for entry in "${KERNELS[@]}"; do

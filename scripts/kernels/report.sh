@@ -64,14 +64,16 @@ cat <<'TAIL'
 
 ## Notes
 
-- Debian's 6.12 cloud kernel does not boot on qemu's default `qemu64` CPU
-  (a general protection fault in the slab allocator at boot); the VMs use
-  `-cpu max`.
-- On 5.10, a kprobe/kretprobe pair on `cap_capable` attached and detached in
-  the same boot before an `fexit` program on it (or the other way round)
-  leaves the later program silent: it attaches, but never runs.  That is a
-  kernel behaviour (a tracefs kprobe on the same function keeps firing), so
-  the forced `--hook kprobe` test gets a boot of its own.
+- qemu 7.2's TCG (Debian 12) corrupts EFLAGS around `cmpxchg16b`, which
+  Debian's 6.12 kernel uses in every slab allocation: it oopses at random at
+  boot.  The VMs run `-cpu max,-cx16`, so the kernel uses its own emulation
+  of that instruction; a kernel that dies before /init is retried once.
+- Seen on 5.10 only: after loupe's kprobe/kretprobe pair on `cap_capable` was
+  attached and detached, a later `fexit` program on it attaches but never
+  runs (and after an fexit program, the kprobe pair once stayed silent the
+  same way); fexit after fexit and kprobe after kprobe work, and a tracefs
+  kprobe on the function keeps firing throughout.  So the forced
+  `--hook kprobe` test gets a boot of its own.
 - `openssl s_server -www` reads and writes through an SSL BIO, which calls
   libssl's internal functions rather than `SSL_read`/`SSL_write`: the server's
   side of that exchange is not seen by uprobes on the exported functions,
