@@ -1,0 +1,102 @@
+#!/usr/bin/env python3
+"""The runtime's behaviour seen from the command line: commands, help, exit
+statuses, --output-file, --fields, --timeout, lost-event accounting."""
+import json
+import os
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from loupetest import LOUPE, OUTPUT, TAP, Loupe, require_root, run  # noqa: E402
+
+TLS_LOOP = os.path.join(OUTPUT, "bench", "tls_loop")
+tap = TAP()
+require_root(tap)
+tmp = tempfile.mkdtemp(prefix="loupe-rt-")
+
+# --- commands -----------------------------------------------------------------
+r = run([LOUPE, "version"])
+tap.ok(r.returncode == 0 and r.stdout.decode().startswith("loupe "), "loupe version")
+r = run([LOUPE, "list", "-o", "json"])
+names = [g["name"] for g in json.loads(r.stdout)]
+tap.eq(names, sorted(["ssl", "tcp", "capabilities", "fdpass"]), "loupe list -o json: the gadgets")
+r = run([LOUPE, "list", "-v", "-o", "json"])
+tap.ok(all(g.get("variant") for g in json.loads(r.stdout)), "loupe list -v: a hook variant each")
+for args in (["help"], ["--help"], ["help", "trace", "ssl"], ["trace", "tcp", "--help"],
+             ["help", "inspect"], ["list", "--help"]):
+    r = run([LOUPE] + args)
+    tap.ok(r.returncode == 0 and b"Usage" in r.stdout, f"loupe {' '.join(args)}: usage on stdout")
+r = run([LOUPE, "trace", "ssl", "--help"])
+tap.ok(b"Examples:" in r.stdout and b"--container-pid" in r.stdout and b"data" in r.stdout,
+       "trace --help lists examples, common options and fields")
+for args, what in ((["frobnicate"], "unknown command"), (["trace", "nope"], "unknown gadget"),
+                   ([], "no command"), (["trace", "ssl", "extra"], "stray argument"),
+                   (["trace", "ssl", "--timeout", "-1"], "negative --timeout"),
+                   (["trace", "ssl", "--uid", "no-such-user-here"], "unknown user"),
+                   (["trace", "ssl", "--fields", "pid,bogus"], "unknown field"),
+                   (["trace", "ssl", "--buffer-size", "1K"], "buffer too small"),
+                   (["trace", "ssl", "--pid"], "missing value")):
+    r = run([LOUPE] + args)
+    err = r.stderr.decode()
+    first = err.splitlines()[0] if err else ""
+    if not args:	# no command at all: the usage, on stderr
+        good = err.startswith("Usage: loupe")
+    else:		# anything else: one line saying what is wrong
+        good = first.startswith("loupe: ") and len(err.splitlines()) == 1
+    tap.ok(r.returncode == 2 and good, f"{what}: exit 2 with a message", f"{r.returncode} {err!r}")
+
+# --- --output-file: created 0600, even over an existing file --------------------
+path = os.path.join(tmp, "events.json")
+with open(path, "w") as f:
+    f.write("old")
+os.chmod(path, 0o644)
+lp = Loupe(["trace", "ssl", "--comm", "tls_loop", "--output-file", path, "--fields",
+            "comm,operation,len"], json_output=True)
+run([TLS_LOOP, "bench", "100", "20"])
+lp.stop()
+mode = stat.S_IMODE(os.stat(path).st_mode)
+tap.eq(oct(mode), oct(0o600), "--output-file is mode 0600")
+with open(path) as f:
+    lines = [json.loads(line) for line in f if line.strip()]
+tap.ok(lines and all(list(e) == ["comm", "operation", "len"] for e in lines),
+       "--fields: exactly those fields, in that order", lines[:2])
+tap.ok(os.path.getsize(lp.out_path) == 0, "--output-file: nothing on stdout")
+lp.cleanup()
+
+# --- --timeout stops by itself, with statistics ----------------------------------
+t0 = time.time()
+r = run([LOUPE, "trace", "tcp", "--timeout", "1", "-o", "json"], timeout=30)
+took = time.time() - t0
+err = r.stderr.decode()
+tap.ok(r.returncode == 0 and '{"stats"' in err, "--timeout: exits 0 with statistics")
+tap.ok(took < 15, f"--timeout 1 stopped after {took:.1f}s")
+
+# --- lost events are counted and shown, never silent -----------------------------
+# A 4 KiB ring buffer cannot hold a 64 KiB write: every such record is lost.
+lp = Loupe(["trace", "ssl", "--comm", "tls_loop", "--buffer-size", "4K"])
+run([TLS_LOOP, "bench", "65536", "50"])
+time.sleep(1.5)	# the running warning is printed once a second
+lp.stop()
+st = lp.stats() or {}
+tap.ok(st.get("lost", 0) > 0, "a full ring buffer is counted in lost", st)
+tap.ok("events lost" in lp.stderr and "--buffer-size" in lp.stderr,
+       "a warning while running says what to do", lp.stderr)
+tap.ok(all(e["truncated"] for e in lp.events() if e["direction"] == "write" and
+           e["len"] > (e["captured"] or 0)), "events missing records say truncated")
+lp.cleanup()
+
+# --- columns output escapes untrusted bytes ---------------------------------------
+lp = Loupe(["trace", "ssl", "--comm", "tls_loop", "--fields", "comm,operation,data"],
+           json_output=False)
+run([TLS_LOOP, "stream", "4096", "8192", "3"])	# pseudo-random binary payloads
+lp.stop()
+with open(lp.out_path, "rb") as f:
+    out = f.read()
+tap.ok(out.startswith(b"COMM") and b"SSL_write" in out, "columns: header and rows", out[:200])
+tap.ok(all(32 <= c < 127 or c == 10 for c in out), "columns: only printable bytes reach the terminal")
+tap.ok(b"\\x" in out and b"..." in out, "columns: bytes escaped as \\xNN, long data cut with ...")
+lp.cleanup()
+tap.done()
