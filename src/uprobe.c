@@ -38,11 +38,24 @@ int lib_list_add(struct lib_list *l, const char *path)
 		l->v = v;
 		l->cap = cap;
 	}
+	memset(&l->v[l->n], 0, sizeof(l->v[l->n]));
 	snprintf(l->v[l->n].path, sizeof(l->v[l->n].path), "%s", path);
 	l->v[l->n].dev = st.st_dev;
 	l->v[l->n].ino = st.st_ino;
 	l->n++;
 	return 0;
+}
+
+struct lib_entry *lib_list_get(struct lib_list *l, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st))
+		return NULL;
+	for (int i = 0; i < l->n; i++)
+		if (l->v[i].dev == st.st_dev && l->v[i].ino == st.st_ino)
+			return &l->v[i];
+	return NULL;
 }
 
 void lib_list_free(struct lib_list *l)
@@ -101,9 +114,16 @@ out:
 }
 
 static const char *const lib_dirs[] = {
-	"/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu",
-	"/usr/lib/aarch64-linux-gnu", "/lib64", "/usr/lib64", "/lib", "/usr/lib",
-	"/usr/local/lib", "/usr/local/lib64",
+	"/lib/x86_64-linux-gnu",
+	"/usr/lib/x86_64-linux-gnu",
+	"/lib/aarch64-linux-gnu",
+	"/usr/lib/aarch64-linux-gnu",
+	"/lib64",
+	"/usr/lib64",
+	"/lib",
+	"/usr/lib",
+	"/usr/local/lib",
+	"/usr/local/lib64",
 };
 
 int find_libraries(const char *prefix, struct lib_list *out)
@@ -150,15 +170,17 @@ static bool vaddr_to_offset(Elf *elf, GElf_Addr vaddr, unsigned long *off)
 	return false;
 }
 
-int elf_find_functions(const char *path, const char *const *names, bool *found,
-		       unsigned long *offsets, int n)
+int elf_find_funcs(const char *path, struct elf_func *funcs, int n, unsigned long *image_end)
 {
 	int fd, err = 0;
 	Elf *elf;
 	Elf_Scn *scn = NULL;
+	size_t nph;
 
 	for (int i = 0; i < n; i++)
-		found[i] = false;
+		funcs[i].found = false;
+	if (image_end)
+		*image_end = 0;
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return -EINVAL;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -169,12 +191,22 @@ int elf_find_functions(const char *path, const char *const *names, bool *found,
 		err = -ENOEXEC;
 		goto out;
 	}
+	if (image_end && !elf_getphdrnum(elf, &nph)) {
+		for (size_t i = 0; i < nph; i++) {
+			GElf_Phdr ph;
+
+			if (gelf_getphdr(elf, i, &ph) && ph.p_type == PT_LOAD &&
+			    ph.p_vaddr + ph.p_memsz > *image_end)
+				*image_end = ph.p_vaddr + ph.p_memsz;
+		}
+	}
 	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
 		Elf_Data *data;
 		size_t count;
 
-		if (!gelf_getshdr(scn, &sh) || (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
+		if (!gelf_getshdr(scn, &sh) ||
+		    (sh.sh_type != SHT_SYMTAB && sh.sh_type != SHT_DYNSYM))
 			continue;
 		data = elf_getdata(scn, NULL);
 		if (!data || !sh.sh_entsize)
@@ -191,15 +223,16 @@ int elf_find_functions(const char *path, const char *const *names, bool *found,
 			if (!name)
 				continue;
 			for (int i = 0; i < n; i++) {
-				size_t len = strlen(names[i]);
+				size_t len = strlen(funcs[i].name);
 
 				/* "SSL_write@@OPENSSL_3.0.0" is SSL_write too. */
-				if (found[i] || strncmp(name, names[i], len) ||
+				if (funcs[i].found || strncmp(name, funcs[i].name, len) ||
 				    (name[len] != '\0' && name[len] != '@'))
 					continue;
-				if (offsets && !vaddr_to_offset(elf, sym.st_value, &offsets[i]))
+				if (!vaddr_to_offset(elf, sym.st_value, &funcs[i].offset))
 					continue;
-				found[i] = true;
+				funcs[i].vaddr = sym.st_value;
+				funcs[i].found = true;
 			}
 		}
 	}
@@ -210,11 +243,69 @@ out:
 	return err;
 }
 
-int uprobe_attach(struct session *s, struct bpf_program *prog, const char *path,
-		  const char *func, unsigned long offset, bool retprobe)
+int elf_find_functions(const char *path, const char *const *names, bool *found,
+		       unsigned long *offsets, int n)
+{
+	struct elf_func *f = calloc(n ? n : 1, sizeof(*f));
+	int err;
+
+	if (!f)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++)
+		f[i].name = names[i];
+	err = elf_find_funcs(path, f, n, NULL);
+	for (int i = 0; i < n; i++) {
+		found[i] = f[i].found;
+		if (offsets)
+			offsets[i] = f[i].offset;
+	}
+	free(f);
+	return err;
+}
+
+int proc_maps_foreach(int pid, int (*cb)(const struct proc_map *m, void *ctx), void *ctx)
+{
+	char path[64], line[PATH_MAX + 256];
+	FILE *fp;
+	int ret = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	fp = fopen(path, "re");
+	if (!fp)
+		return -errno;
+	while (!ret && fgets(line, sizeof(line), fp)) {
+		struct proc_map m = {};
+		char perms[8];
+		int pos = 0;
+		size_t len;
+
+		/* start-end perms offset dev inode path */
+		if (sscanf(line, "%lx-%lx %7s %lx %*x:%*x %lu %n", &m.start, &m.end, perms,
+			   &m.offset, &m.ino, &pos) < 5 ||
+		    !pos || line[pos] != '/')
+			continue;
+		len = strlen(line + pos);
+		if (len && line[pos + len - 1] == '\n')
+			line[pos + len - 1] = '\0';
+		m.exec = strchr(perms, 'x') != NULL;
+		m.path = line + pos;
+		ret = cb(&m, ctx);
+	}
+	fclose(fp);
+	return ret < 0 ? ret : 0;
+}
+
+int uprobe_attach(struct session *s, struct bpf_program *prog, const char *path, const char *func,
+		  unsigned long offset, bool retprobe)
+{
+	return uprobe_attach_cookie(s, prog, path, func, offset, retprobe, 0);
+}
+
+int uprobe_attach_cookie(struct session *s, struct bpf_program *prog, const char *path,
+			 const char *func, unsigned long offset, bool retprobe, __u64 cookie)
 {
 	/* By offset: libbpf would otherwise parse the ELF again for every probe. */
-	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe);
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = retprobe, .bpf_cookie = cookie);
 	struct bpf_link *link;
 	int err;
 

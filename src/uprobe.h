@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include <linux/types.h>
 
 struct bpf_program;
 struct session;
@@ -18,7 +19,9 @@ struct lib_list {
 		char path[PATH_MAX];
 		dev_t dev;
 		ino_t ino;
-	} *v;
+		unsigned int kind;	 /* the caller's, e.g. what was found there */
+		unsigned long image_end; /* the caller's: end of the loaded image */
+	} * v;
 	int n, cap;
 };
 
@@ -30,6 +33,8 @@ int find_libraries(const char *prefix, struct lib_list *out);
 /* Add one path; returns 0, 1 if the same file is already listed, or -errno. */
 int lib_list_add(struct lib_list *l, const char *path);
 void lib_list_free(struct lib_list *l);
+/* The entry of the file at path (same device and inode), or NULL. */
+struct lib_entry *lib_list_get(struct lib_list *l, const char *path);
 
 /*
  * Look up function symbols (.symtab and .dynsym) in an ELF file.  found[i] is
@@ -40,11 +45,43 @@ void lib_list_free(struct lib_list *l);
 int elf_find_functions(const char *path, const char *const *names, bool *found,
 		       unsigned long *offsets, int n);
 
+/* One function to look up: found, its file offset and its address in the file. */
+struct elf_func {
+	const char *name;
+	bool found;
+	unsigned long offset;
+	unsigned long vaddr;
+};
+
+/*
+ * Same as elf_find_functions, and *image_end (if not NULL) gets the end of
+ * the highest loadable segment (p_vaddr + p_memsz): the image size of a
+ * shared library loaded at address 0.
+ */
+int elf_find_funcs(const char *path, struct elf_func *funcs, int n, unsigned long *image_end);
+
+/* One line of /proc/PID/maps with a file behind it. */
+struct proc_map {
+	unsigned long start, end, offset;
+	unsigned long ino;
+	bool exec;	  /* mapped executable */
+	const char *path; /* as the process sees it, maybe " (deleted)" */
+};
+
+/*
+ * Call cb for every file-backed mapping of pid; stops when cb returns
+ * non-zero.  Returns 0 or -errno (the process is gone, or unreadable).
+ */
+int proc_maps_foreach(int pid, int (*cb)(const struct proc_map *m, void *ctx), void *ctx);
+
 /*
  * Attach prog at file offset `offset` of path (func names it in messages) for
  * every process; the link is kept by the session.
  */
-int uprobe_attach(struct session *s, struct bpf_program *prog, const char *path,
-		  const char *func, unsigned long offset, bool retprobe);
+int uprobe_attach(struct session *s, struct bpf_program *prog, const char *path, const char *func,
+		  unsigned long offset, bool retprobe);
+/* The same with a BPF attach cookie (bpf_get_attach_cookie, 5.15+). */
+int uprobe_attach_cookie(struct session *s, struct bpf_program *prog, const char *path,
+			 const char *func, unsigned long offset, bool retprobe, __u64 cookie);
 
 #endif /* LOUPE_UPROBE_H */

@@ -6,6 +6,12 @@
  * ssl_context; the return probe learns how many bytes the call really moved
  * and copies them, whole, into the ring buffer in records of up to SSL_CHUNK
  * bytes.  Nothing is cut without the record saying so.
+ *
+ * The same pair of probes serves OpenSSL (and BoringSSL/OpenSSL linked into an
+ * executable), GnuTLS and NSS; NSS calls are kept only when the descriptor
+ * has an SSL layer.  libcrypto calls (--crypto) give latency records only.
+ * An exec tracepoint tells user space to look for libraries a new process
+ * brings.
  */
 #include "loupe.bpf.h"
 #include "ssl.h"
@@ -15,7 +21,7 @@ struct ssl_call {
 	__u64 start_ns;
 	__u64 conn;
 	__u64 buf;
-	__u64 len_ptr;	/* size_t * of the _ex calls, else 0 */
+	__u64 len_ptr; /* size_t * of the _ex calls, else 0 */
 	__u32 op;
 	__u32 lib;
 };
@@ -23,7 +29,7 @@ struct ssl_call {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
-	__type(key, __u32);	/* tid */
+	__type(key, __u32); /* tid */
 	__type(value, struct ssl_call);
 } ssl_context SEC(".maps");
 
@@ -32,7 +38,7 @@ struct ssl_job {
 	__u64 buf;
 	__u32 captured;
 	__u8 flags;
-	struct ssl_record hdr;	/* last: its data[] is never used here */
+	struct ssl_record hdr; /* last: its data[] is never used here */
 };
 
 /* Per-CPU scratch: the record header is built once per call, then copied. */
@@ -67,6 +73,7 @@ struct {
 const volatile bool trace_reads = true;
 const volatile bool trace_writes = true;
 const volatile bool trace_handshakes = true;
+const volatile bool trace_crypto = false;
 const volatile __u32 sample_every = 1;
 const volatile __u32 max_data = SSL_DEFAULT_DATA;
 
@@ -127,27 +134,27 @@ static __always_inline int ssl_enter(__u32 lib, __u32 op, const void *conn, cons
  * Reserve the smallest record class that holds n bytes: the ring buffer wants
  * a constant size, and a 64-byte write should not pin 16 KiB of it.
  */
-#define EMIT_CLASS(cap)                                                               \
-	do {                                                                          \
-		struct ssl_record *r = loupe_reserve(sizeof(*r) + (cap));             \
-		if (!r)                                                               \
-			return -1;                                                    \
-		__builtin_memcpy(r, hdr, sizeof(*r));                                 \
-		r->offset = off;                                                      \
-		r->chunk_len = n;                                                     \
-		r->flags = flags;                                                     \
-		/* Re-clamp behind a barrier: the verifier must see the bound. */  \
-		len = n;                                                              \
-		asm volatile("" : "+r"(len));                                         \
-		if (len > (cap))                                                      \
-			len = (cap);                                                  \
-		if (len && bpf_probe_read_user(r->data, len, src)) {                  \
-			r->chunk_len = 0;                                             \
-			r->flags |= SSL_F_READ_FAULT;                                 \
-			loupe_count(LOUPE_CNT_READ_FAULT);                            \
-		}                                                                     \
-		loupe_submit(r);                                             \
-		return 0;                                                             \
+#define EMIT_CLASS(cap)                                                           \
+	do {                                                                      \
+		struct ssl_record *r = loupe_reserve(sizeof(*r) + (cap));         \
+		if (!r)                                                           \
+			return -1;                                                \
+		__builtin_memcpy(r, hdr, sizeof(*r));                             \
+		r->offset = off;                                                  \
+		r->chunk_len = n;                                                 \
+		r->flags = flags;                                                 \
+		/* Re-clamp behind a barrier: the verifier must see the bound. */ \
+		len = n;                                                          \
+		asm volatile("" : "+r"(len));                                     \
+		if (len > (cap))                                                  \
+			len = (cap);                                              \
+		if (len && bpf_probe_read_user(r->data, len, src)) {              \
+			r->chunk_len = 0;                                         \
+			r->flags |= SSL_F_READ_FAULT;                             \
+			loupe_count(LOUPE_CNT_READ_FAULT);                        \
+		}                                                                 \
+		loupe_submit(r);                                                  \
+		return 0;                                                         \
 	} while (0)
 
 static __noinline int emit_record(const struct ssl_record *hdr, const void *src, __u32 off, __u32 n,
@@ -189,7 +196,7 @@ static __always_inline int ssl_exit(struct pt_regs *ctx)
 	__u32 zero = 0, captured;
 	__u64 len = 0;
 	__u8 flags = 0;
-	int ret;
+	long ret;
 
 	callp = bpf_map_lookup_elem(&ssl_context, &tid);
 	if (!callp)
@@ -197,8 +204,11 @@ static __always_inline int ssl_exit(struct pt_regs *ctx)
 	call = *callp;
 	bpf_map_delete_elem(&ssl_context, &tid);
 
-	/* All probed functions return int; sign-extend it. */
-	ret = (int)PT_REGS_RC(ctx);
+	/* gnutls_record_* return ssize_t; the others int: sign-extend it. */
+	if (call.lib == SSL_LIB_GNUTLS)
+		ret = (long)PT_REGS_RC(ctx);
+	else
+		ret = (int)PT_REGS_RC(ctx);
 	if (call.op == SSL_OP_READ_EX || call.op == SSL_OP_WRITE_EX) {
 		/* *readbytes / *written are only meaningful on success. */
 		if (ret == 1 && bpf_probe_read_user(&len, sizeof(len), (void *)call.len_ptr))
@@ -296,16 +306,16 @@ int trace_ssl_emit_data_bounded(struct pt_regs *ctx)
 	return 0;
 }
 
-#define SSL_PROBES(lib_name, lib_id, func, op, ...)                                        \
-	SEC("uprobe")                                                                      \
-	int BPF_KPROBE(trace_uprobe_##lib_name##_##func, __VA_ARGS__)                     \
-	{                                                                                  \
-		return ssl_enter(lib_id, op, SSL_ENTER_ARGS);                              \
-	}                                                                                  \
-	SEC("uretprobe")                                                                   \
-	int BPF_KRETPROBE(trace_uretprobe_##lib_name##_##func)                            \
-	{                                                                                  \
-		return ssl_exit(ctx);                                                      \
+#define SSL_PROBES(lib_name, lib_id, func, op, ...)                   \
+	SEC("uprobe")                                                 \
+	int BPF_KPROBE(trace_uprobe_##lib_name##_##func, __VA_ARGS__) \
+	{                                                             \
+		return ssl_enter(lib_id, op, SSL_ENTER_ARGS);         \
+	}                                                             \
+	SEC("uretprobe")                                              \
+	int BPF_KRETPROBE(trace_uretprobe_##lib_name##_##func)        \
+	{                                                             \
+		return ssl_exit(ctx);                                 \
 	}
 
 /* int SSL_write(SSL *ssl, const void *buf, int num) and friends. */
@@ -327,12 +337,254 @@ SSL_PROBES(libssl, SSL_LIB_OPENSSL, SSL_read_ex, SSL_OP_READ_EX, void *ssl, void
 SSL_PROBES(libssl, SSL_LIB_OPENSSL, SSL_do_handshake, SSL_OP_HANDSHAKE, void *ssl)
 #undef SSL_ENTER_ARGS
 
+/* ssize_t gnutls_record_send(gnutls_session_t session, const void *data, size_t size) */
+#define SSL_ENTER_ARGS session, data, NULL
+SSL_PROBES(libgnutls, SSL_LIB_GNUTLS, gnutls_record_send, SSL_OP_GNUTLS_SEND, void *session,
+	   const void *data)
+SSL_PROBES(libgnutls, SSL_LIB_GNUTLS, gnutls_record_recv, SSL_OP_GNUTLS_RECV, void *session,
+	   void *data)
+#undef SSL_ENTER_ARGS
+
+/* --- NSS: PR_Read/PR_Write on descriptors with an SSL layer ------------------------ */
+
+/*
+ * libssl3.so's image in each NSS process, by tgid.  NSS's SSL layer has a
+ * methods table inside libssl3.so (its static ssl I/O methods); NSPR's own
+ * files, pipes and sockets have theirs in libnspr4.so.  User space fills this
+ * from /proc/PID/maps; trace_uprobe_libnss_SSL_ImportFD fills it for
+ * processes that make an SSL socket later.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct nss_range);
+} nss_ranges SEC(".maps");
+
+/* Layers looked at below the descriptor given (SSL is usually the top one). */
+#define NSS_MAX_LAYERS 4
+
+/*
+ * struct PRFileDesc { const PRIOMethods *methods; PRFilePrivate *secret;
+ * PRFileDesc *lower, *higher; ... }: walk `lower` from the descriptor the
+ * application passed and look for the SSL layer.
+ */
+static __always_inline bool nss_is_tls(const void *fd)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct nss_range *r = bpf_map_lookup_elem(&nss_ranges, &tgid);
+
+	if (!r) {
+		loupe_count(SSL_CNT_NSS_UNKNOWN);
+		return false;
+	}
+	for (int i = 0; i < NSS_MAX_LAYERS; i++) {
+		__u64 layer[3];
+
+		if (!fd || bpf_probe_read_user(layer, sizeof(layer), fd))
+			break;
+		if (layer[0] >= r->lo && layer[0] < r->hi)
+			return true;
+		fd = (const void *)layer[2];
+	}
+	loupe_count(SSL_CNT_NSS_PLAIN);
+	return false;
+}
+
+static __always_inline int nss_enter(__u32 op, const void *fd, const void *buf)
+{
+	bool is_read = op == SSL_OP_PR_READ || op == SSL_OP_PR_RECV;
+
+	if ((is_read && !trace_reads) || (!is_read && !trace_writes))
+		return 0;
+	if (loupe_discard_current() || !nss_is_tls(fd))
+		return 0;
+	return ssl_enter(SSL_LIB_NSS, op, fd, buf, NULL);
+}
+
+/* PRInt32 PR_Write(PRFileDesc *fd, const void *buf, PRInt32 amount); PR_Send adds flags, timeout. */
+#define NSS_PROBES(func, op)                                            \
+	SEC("uprobe")                                                   \
+	int BPF_KPROBE(trace_uprobe_libnss_##func, void *fd, void *buf) \
+	{                                                               \
+		return nss_enter(op, fd, buf);                          \
+	}                                                               \
+	SEC("uretprobe")                                                \
+	int BPF_KRETPROBE(trace_uretprobe_libnss_##func)                \
+	{                                                               \
+		return ssl_exit(ctx);                                   \
+	}
+
+NSS_PROBES(PR_Write, SSL_OP_PR_WRITE)
+NSS_PROBES(PR_Send, SSL_OP_PR_SEND)
+NSS_PROBES(PR_Read, SSL_OP_PR_READ)
+NSS_PROBES(PR_Recv, SSL_OP_PR_RECV)
+
+/*
+ * Every NSS SSL socket is made by SSL_ImportFD in libssl3.so: learn where
+ * libssl3.so lies in this process.  The attach cookie holds the function's
+ * address in the file (low 32 bits) and the image size (high 32 bits).
+ */
+SEC("uprobe")
+int BPF_KPROBE(trace_uprobe_libnss_SSL_ImportFD)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct nss_range r;
+
+	r.lo = PT_REGS_IP(ctx) - (__u32)cookie;
+	r.hi = r.lo + (cookie >> 32);
+	loupe_map_insert(&nss_ranges, &tgid, &r);
+	return 0;
+}
+
+/* --- libcrypto latency (--crypto) ---------------------------------------------- */
+
+#define NR_CRYPTO (SSL_OP_CRYPTO_LAST - SSL_OP_CRYPTO_FIRST + 1)
+
+/*
+ * One slot per function and thread: EVP_DigestSign calls EVP_PKEY_sign, which
+ * may call RSA_sign...; each level keeps its own start time.
+ */
+struct crypto_calls {
+	__u64 start_ns[NR_CRYPTO];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tid */
+	__type(value, struct crypto_calls);
+} crypto_context SEC(".maps");
+
+static __always_inline int crypto_enter(__u32 op)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 slot = op - SSL_OP_CRYPTO_FIRST;
+	struct crypto_calls *c;
+
+	if (slot >= NR_CRYPTO || loupe_discard_current())
+		return 0;
+	c = bpf_map_lookup_elem(&crypto_context, &tid);
+	if (!c) {
+		struct crypto_calls zero = {};
+
+		if (loupe_map_insert(&crypto_context, &tid, &zero))
+			return 0;
+		c = bpf_map_lookup_elem(&crypto_context, &tid);
+		if (!c)
+			return 0;
+	}
+	c->start_ns[slot] = loupe_now_ns();
+	return 0;
+}
+
+static __always_inline int crypto_exit(struct pt_regs *ctx, __u32 op)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 slot = op - SSL_OP_CRYPTO_FIRST;
+	struct crypto_calls *c = bpf_map_lookup_elem(&crypto_context, &tid);
+	struct ssl_record *r;
+	__u64 start;
+	bool busy = false;
+
+	if (!c || slot >= NR_CRYPTO)
+		return 0;
+	start = c->start_ns[slot];
+	c->start_ns[slot] = 0;
+	for (int i = 0; i < NR_CRYPTO; i++)
+		busy |= c->start_ns[i] != 0;
+	if (!busy)
+		bpf_map_delete_elem(&crypto_context, &tid);
+	if (!start)
+		return 0;
+	r = loupe_reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	loupe_fill_proc(&r->proc);
+	r->call_id = start;
+	r->conn = 0;
+	r->latency_ns = r->proc.ts_ns - start;
+	r->ret = (int)PT_REGS_RC(ctx);
+	r->len = 0;
+	r->captured = 0;
+	r->offset = 0;
+	r->chunk_len = 0;
+	r->op = op;
+	r->lib = SSL_LIB_CRYPTO;
+	r->flags = SSL_F_LAST;
+	loupe_submit(r);
+	return 0;
+}
+
+#define CRYPTO_PROBES(func, op)                             \
+	SEC("uprobe")                                       \
+	int BPF_KPROBE(trace_uprobe_libcrypto_##func)       \
+	{                                                   \
+		return crypto_enter(op);                    \
+	}                                                   \
+	SEC("uretprobe")                                    \
+	int BPF_KRETPROBE(trace_uretprobe_libcrypto_##func) \
+	{                                                   \
+		return crypto_exit(ctx, op);                \
+	}
+
+CRYPTO_PROBES(RSA_sign, SSL_OP_RSA_SIGN)
+CRYPTO_PROBES(RSA_verify, SSL_OP_RSA_VERIFY)
+CRYPTO_PROBES(ossl_ecdsa_sign, SSL_OP_OSSL_ECDSA_SIGN)
+CRYPTO_PROBES(ossl_ecdsa_verify, SSL_OP_OSSL_ECDSA_VERIFY)
+CRYPTO_PROBES(ossl_ecdh_compute_key, SSL_OP_OSSL_ECDH_COMPUTE_KEY)
+CRYPTO_PROBES(rsa_ossl_public_encrypt, SSL_OP_RSA_OSSL_PUBLIC_ENCRYPT)
+CRYPTO_PROBES(rsa_ossl_public_decrypt, SSL_OP_RSA_OSSL_PUBLIC_DECRYPT)
+CRYPTO_PROBES(rsa_ossl_private_encrypt, SSL_OP_RSA_OSSL_PRIVATE_ENCRYPT)
+CRYPTO_PROBES(rsa_ossl_private_decrypt, SSL_OP_RSA_OSSL_PRIVATE_DECRYPT)
+CRYPTO_PROBES(EVP_PKEY_sign, SSL_OP_EVP_PKEY_SIGN)
+CRYPTO_PROBES(EVP_PKEY_verify, SSL_OP_EVP_PKEY_VERIFY)
+CRYPTO_PROBES(EVP_PKEY_derive, SSL_OP_EVP_PKEY_DERIVE)
+CRYPTO_PROBES(EVP_PKEY_encrypt, SSL_OP_EVP_PKEY_ENCRYPT)
+CRYPTO_PROBES(EVP_PKEY_decrypt, SSL_OP_EVP_PKEY_DECRYPT)
+CRYPTO_PROBES(EVP_DigestSign, SSL_OP_EVP_DIGESTSIGN)
+CRYPTO_PROBES(EVP_DigestSignFinal, SSL_OP_EVP_DIGESTSIGNFINAL)
+CRYPTO_PROBES(EVP_DigestVerify, SSL_OP_EVP_DIGESTVERIFY)
+CRYPTO_PROBES(EVP_DigestVerifyFinal, SSL_OP_EVP_DIGESTVERIFYFINAL)
+
+/* --- new processes ------------------------------------------------------------- */
+
+/* A small record so user space looks at the new image and its libraries. */
+SEC("tracepoint/sched/sched_process_exec")
+int trace_sched_process_exec(void *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct ssl_record *r;
+
+	/* The old image's libssl3.so is gone with it. */
+	bpf_map_delete_elem(&nss_ranges, &tgid);
+	if (loupe_discard_current())
+		return 0;
+	r = loupe_reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	__builtin_memset(r, 0, sizeof(*r));
+	loupe_fill_proc(&r->proc);
+	r->call_id = r->proc.ts_ns;
+	r->conn = r->proc.pid;
+	r->op = SSL_OP_EXEC;
+	r->flags = SSL_F_LAST;
+	loupe_submit(r);
+	return 0;
+}
+
 /* A thread killed between entry and return must not leave its call behind. */
 SEC("tracepoint/sched/sched_process_exit")
 int trace_sched_process_exit(void *ctx)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
 
 	bpf_map_delete_elem(&ssl_context, &tid);
+	if (trace_crypto)
+		bpf_map_delete_elem(&crypto_context, &tid);
+	if (tid == tgid)
+		bpf_map_delete_elem(&nss_ranges, &tgid);
 	return 0;
 }
