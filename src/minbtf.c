@@ -121,6 +121,36 @@ static int find_target(struct builder *b, const struct btf_type *lt)
 	return btf__find_by_name_kind(b->vml, name, btf_kind(lt));
 }
 
+/*
+ * Find member `name` of target struct `id`, looking through anonymous
+ * members as libbpf does; record every member on the way.  Returns the
+ * member's type id, or -ENOENT.
+ */
+static int find_member(struct builder *b, __u32 id, const char *name, int depth)
+{
+	const struct btf_type *t = btf__type_by_id(b->vml, id);
+
+	if (depth > 8 || !t || !btf_is_composite(t))
+		return -ENOENT;
+	for (int i = 0; i < btf_vlen(t); i++) {
+		const struct btf_member *m = btf_members(t) + i;
+		const char *mn = btf__name_by_offset(b->vml, m->name_off);
+		__u32 sub;
+		int type;
+
+		if (mn && *mn) {
+			if (strcmp(mn, name))
+				continue;
+			return want_member(b, id, i) ?: (int)m->type;
+		}
+		skip_mods(b->vml, m->type, &sub);
+		type = find_member(b, sub, name, depth + 1);
+		if (type >= 0)
+			return want_member(b, id, i) ?: type;
+	}
+	return -ENOENT;
+}
+
 /* Follow one field relocation's access string, recording every member it crosses. */
 static int walk_field(struct builder *b, __u32 local_id, const char *spec)
 {
@@ -144,26 +174,34 @@ static int walk_field(struct builder *b, __u32 local_id, const char *spec)
 		const char *mname;
 		int found = -1;
 
+		if (btf_is_array(lt)) {
+			/* An index into an array member: step to the element types. */
+			if (!btf_is_array(tt))
+				return -EINVAL;
+			lt = skip_mods(b->local, btf_array(lt)->type, &lid);
+			tt = skip_mods(b->vml, btf_array(tt)->type, &tid);
+			if (btf_is_composite(tt) && !want_of(b, tid))
+				return -E2BIG;
+			continue;
+		}
 		if (!btf_is_composite(lt) || idx >= btf_vlen(lt))
-			return -EINVAL;	/* arrays in access paths: not needed yet */
+			return -EINVAL;
 		lm = btf_members(lt) + idx;
 		mname = btf__name_by_offset(b->local, lm->name_off);
-		if (!mname || !*mname || !btf_is_composite(tt))
-			return -EINVAL;	/* anonymous members: use the full BTF */
-		for (int i = 0; i < btf_vlen(tt); i++) {
-			const char *tn = btf__name_by_offset(b->vml, btf_members(tt)[i].name_off);
-
-			if (tn && !strcmp(tn, mname)) {
-				found = i;
-				break;
-			}
+		if (!mname || !*mname) {
+			/* Anonymous locally: the next named member is searched in the target. */
+			lt = skip_mods(b->local, lm->type, &lid);
+			continue;
 		}
-		if (found < 0)
+		if (!btf_is_composite(tt))
+			return -EINVAL;
+		found = find_member(b, tid, mname, 0);
+		if (found == -ENOENT)
 			return 0;	/* field missing in this kernel */
-		if (want_member(b, tid, found))
-			return -E2BIG;
+		if (found < 0)
+			return found;
 		lt = skip_mods(b->local, lm->type, &lid);
-		tt = skip_mods(b->vml, btf_members(tt)[found].type, &tid);
+		tt = skip_mods(b->vml, found, &tid);
 		if (btf_is_composite(tt) && !want_of(b, tid))
 			return -E2BIG;
 	}
@@ -321,8 +359,13 @@ static int collect(struct builder *b, const Elf_Data *ext)
 				err = want_enum(b, r.type_id);
 			else
 				err = -EOPNOTSUPP;	/* type relocations: full BTF */
-			if (err)
+			if (err) {
+				/* Say which relocation the minimal BTF cannot serve (with -v). */
+				if (getenv("LOUPE_DEBUG_MINBTF"))
+					fprintf(stderr, "minbtf: relocation kind %u, type %u, access %s: %s\n",
+						r.kind, r.type_id, spec, strerror(-err));
 				return err;
+			}
 		}
 	}
 	return 0;

@@ -815,7 +815,8 @@ static int run_gadget(const struct gadget *g, int argc, char **argv)
 		goto out;
 	}
 
-	if (g->min_btf && g->elf_bytes) {
+	/* LOUPE_FULL_BTF=1: relocate against the whole kernel BTF (to compare). */
+	if (g->min_btf && g->elf_bytes && !getenv("LOUPE_FULL_BTF")) {
 		size_t size;
 		const void *elf = g->elf_bytes(&size);
 
