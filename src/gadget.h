@@ -111,6 +111,7 @@ struct session {
 	struct output *out;
 	struct filter_opts filter;
 	int verbose;
+	bool json;			/* -o json: gadgets may shape their rows for it */
 	bool hex_dump;			/* -x: hex dump of payloads (set by a gadget) */
 	double timeout_s;
 	uint64_t buffer_size;

@@ -27,6 +27,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "audit.h"
 #include "kfeatures.h"
 #include "minbtf.h"
 #include "gadget.h"
@@ -169,6 +170,7 @@ enum {
 	OPT_OUTPUT_FILE,
 	OPT_TIMEOUT,
 	OPT_BUFFER_SIZE,
+	OPT_AUDIT_LOG,
 	OPT_GADGET_BASE = 2000,
 };
 
@@ -194,6 +196,8 @@ static const struct common_option common_options[] = {
 	{ { "timeout", 0, "SECONDS", "stop after SECONDS" }, OPT_TIMEOUT },
 	{ { "buffer-size", 0, "SIZE", "ring buffer size (default 2M), rounded up to a power of 2" },
 	  OPT_BUFFER_SIZE },
+	{ { "audit-log", 0, "FILE", "audit records of this capture to FILE instead of syslog" },
+	  OPT_AUDIT_LOG },
 	{ { "verbose", 'v', NULL, "say what is attached where; twice for libbpf debug" },
 	  OPT_VERBOSE },
 	{ { "help", 'h', NULL, "this help" }, OPT_HELP },
@@ -616,6 +620,13 @@ static int parse_trace_args(struct session *s, struct trace_args *ta, int argc, 
 			break;
 		case OPT_OUTPUT_FILE:
 			ta->output_file = optarg;
+			audit_add_output("events", optarg);
+			break;
+		case OPT_AUDIT_LOG:
+			if ((err = audit_set_log(optarg))) {
+				loupe_err("--audit-log %s: %s", optarg, strerror(-err));
+				return EXIT_USAGE;
+			}
 			break;
 		case OPT_PID:
 		case OPT_TID:
@@ -771,6 +782,7 @@ static int run_gadget(const struct gadget *g, int argc, char **argv)
 	}
 	verbosity = s->verbose;
 	libbpf_set_print(libbpf_print);
+	s->json = ta.mode == OUT_JSON;
 
 	oo.mode = ta.mode;
 	oo.hex = s->hex_dump;
@@ -807,6 +819,12 @@ static int run_gadget(const struct gadget *g, int argc, char **argv)
 		goto out;
 	}
 	boot_clock_init();
+	/* Captured data can be sensitive: no record of who looked, no capture. */
+	if ((err = audit_start(g->name, argc, argv))) {
+		loupe_err("cannot write the audit record: %s; not capturing (see --audit-log)",
+			  strerror(-err));
+		goto out;
+	}
 	if ((err = feature_ensure_tracefs()))
 		loupe_warn("cannot mount tracefs on /sys/kernel/tracing (%s): tracepoints may "
 			   "fail to attach", strerror(-err));
@@ -912,7 +930,10 @@ static int run_gadget(const struct gadget *g, int argc, char **argv)
 	output_flush(s->out);
 	print_stats(s, elapsed, ta.mode == OUT_JSON);
 	status = EXIT_OK;
+	audit_stop(status, s->events, s->bytes, elapsed);
 out:
+	if (audit_started())	/* a failed start still gets its stop record */
+		audit_stop(status, s->events, s->bytes, 0);
 	if (btf_fd >= 0)
 		close(btf_fd);
 	ring_buffer__free(rb);

@@ -15,6 +15,7 @@
  */
 #include "loupe.bpf.h"
 #include "ssl.h"
+#include <bpf/bpf_endian.h>
 
 /* What an entry probe leaves for its return probe. */
 struct ssl_call {
@@ -76,6 +77,143 @@ const volatile bool trace_handshakes = true;
 const volatile bool trace_crypto = false;
 const volatile __u32 sample_every = 1;
 const volatile __u32 max_data = SSL_DEFAULT_DATA;
+const volatile bool trace_verify = false;
+
+/* --- endpoints: the socket under each connection ------------------------------ */
+
+/*
+ * While a thread is inside a TLS call (ssl_context, or ssl_hs_context for the
+ * handshake functions that make no events), the read/write/send/recv
+ * system calls it makes are the library talking to its socket: resolve
+ * that fd to the socket's addresses (task->files->fdt->fd[fd]->private_data
+ * is the struct socket, ->sk its addresses; CO-RE, no per-version offsets)
+ * and remember them per connection handle, as Pixie does.
+ */
+struct ssl_conn_key {
+	__u64 conn;
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH); /* handles are never closed here: LRU */
+	__uint(max_entries, 16384);
+	__type(key, struct ssl_conn_key);
+	__type(value, struct ssl_sock);
+} ssl_socks SEC(".maps");
+
+/* Handshake calls that emit nothing (SSL_connect, gnutls_handshake...), by tid. */
+struct ssl_hs_call {
+	__u64 conn;
+	__u32 role; /* enum ssl_role */
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct ssl_hs_call);
+} ssl_hs_context SEC(".maps");
+
+#define LOUPE_S_IFMT 0170000
+#define LOUPE_S_IFSOCK 0140000
+#define LOUPE_AF_INET 2
+#define LOUPE_AF_INET6 10
+
+static __always_inline int sock_of_fd(__u32 fd, struct ssl_sock *out)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *file = NULL;
+	struct socket *sock;
+	struct sock *sk;
+	umode_t mode;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return -1;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return -1;
+	mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & LOUPE_S_IFMT) != LOUPE_S_IFSOCK)
+		return -1;
+	sock = BPF_CORE_READ(file, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return -1;
+	out->fd = fd;
+	out->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	out->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	out->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (out->family == LOUPE_AF_INET) {
+		bpf_core_read(out->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(out->raddr, 4, &sk->__sk_common.skc_daddr);
+	} else if (out->family == LOUPE_AF_INET6) {
+		bpf_core_read(out->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(out->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
+	return 0;
+}
+
+static __always_inline int note_syscall_fd(__u64 fd)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct ssl_conn_key key = { .tgid = pid_tgid >> 32 };
+	struct ssl_call *call;
+	struct ssl_sock sock = {}, *old;
+	struct ssl_hs_call *hs;
+	__u8 role = SSL_ROLE_UNKNOWN;
+
+	call = bpf_map_lookup_elem(&ssl_context, &tid);
+	if (call) {
+		key.conn = call->conn;
+	} else {
+		hs = bpf_map_lookup_elem(&ssl_hs_context, &tid);
+		if (!hs)
+			return 0;
+		key.conn = hs->conn;
+		role = hs->role;
+	}
+	if (!key.conn || fd > 0x7fffffff)
+		return 0;
+	/* Re-resolved every time: a freed handle's address and fd number are reused. */
+	if (sock_of_fd(fd, &sock))
+		return 0;
+	old = bpf_map_lookup_elem(&ssl_socks, &key);
+	sock.role = role ? role : old && old->fd == sock.fd ? old->role : SSL_ROLE_UNKNOWN;
+	bpf_map_update_elem(&ssl_socks, &key, &sock, BPF_ANY);
+	return 0;
+}
+
+#define SYSCALL_FD_HOOK(name)                                             \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                       \
+	int trace_sys_enter_##name(struct trace_event_raw_sys_enter *ctx) \
+	{                                                                 \
+		return note_syscall_fd(ctx->args[0]);                     \
+	}
+
+SYSCALL_FD_HOOK(read)
+SYSCALL_FD_HOOK(write)
+SYSCALL_FD_HOOK(readv)
+SYSCALL_FD_HOOK(writev)
+SYSCALL_FD_HOOK(sendto)
+SYSCALL_FD_HOOK(recvfrom)
+SYSCALL_FD_HOOK(sendmsg)
+SYSCALL_FD_HOOK(recvmsg)
+
+/* The endpoints known for a handle, into a record (fd -1: none yet). */
+static __always_inline void fill_sock(struct ssl_sock *dst, __u64 conn)
+{
+	struct ssl_conn_key key = { .conn = conn, .tgid = bpf_get_current_pid_tgid() >> 32 };
+	struct ssl_sock *s = bpf_map_lookup_elem(&ssl_socks, &key);
+
+	if (s)
+		*dst = *s;
+	else
+		__builtin_memset(dst, 0, sizeof(*dst)), dst->fd = -1;
+}
 
 static __always_inline bool op_is_read(__u32 op)
 {
@@ -243,6 +381,7 @@ static __always_inline int ssl_exit(struct pt_regs *ctx)
 	hdr->len = len;
 	hdr->op = call.op;
 	hdr->lib = call.lib;
+	fill_sock(&hdr->sock, call.conn);
 	captured = len < max_data ? len : max_data;
 	if (captured > SSL_MAX_DATA)
 		captured = SSL_MAX_DATA;
@@ -511,6 +650,8 @@ static __always_inline int crypto_exit(struct pt_regs *ctx, __u32 op)
 	r->offset = 0;
 	r->chunk_len = 0;
 	r->op = op;
+	__builtin_memset(&r->sock, 0, sizeof(r->sock));
+	r->sock.fd = -1;
 	r->lib = SSL_LIB_CRYPTO;
 	r->flags = SSL_F_LAST;
 	loupe_submit(r);
@@ -574,6 +715,172 @@ int trace_sched_process_exec(void *ctx)
 	return 0;
 }
 
+/* --- handshakes without events: endpoints learned early ------------------------ */
+
+static __always_inline int hs_enter(const void *conn, __u32 role)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ssl_hs_call c = { (__u64)conn, role };
+
+	loupe_map_insert(&ssl_hs_context, &tid, &c);
+	return 0;
+}
+
+static __always_inline int hs_exit(void)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+
+	bpf_map_delete_elem(&ssl_hs_context, &tid);
+	return 0;
+}
+
+#define HS_PROBES(lib_name, func, role)                              \
+	SEC("uprobe")                                                \
+	int BPF_KPROBE(trace_uprobe_##lib_name##_##func, void *conn) \
+	{                                                            \
+		return hs_enter(conn, role);                         \
+	}                                                            \
+	SEC("uretprobe")                                             \
+	int BPF_KRETPROBE(trace_uretprobe_##lib_name##_##func)       \
+	{                                                            \
+		return hs_exit();                                    \
+	}
+
+HS_PROBES(libssl, SSL_connect, SSL_ROLE_CLIENT)
+HS_PROBES(libssl, SSL_accept, SSL_ROLE_SERVER)
+HS_PROBES(libgnutls, gnutls_handshake, SSL_ROLE_UNKNOWN)
+
+/* --- certificate verification (--verify) --------------------------------------- */
+
+struct verify_call {
+	__u64 conn;
+	__u64 status_ptr; /* unsigned int * of gnutls_certificate_verify_peers* */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32); /* tid */
+	__type(value, struct verify_call);
+} verify_context SEC(".maps");
+
+static __always_inline int emit_verify(__u32 op, __u32 lib, __u64 conn, __s64 val)
+{
+	struct ssl_record *r;
+
+	if (loupe_discard_current())
+		return 0;
+	r = loupe_reserve(sizeof(*r));
+	if (!r)
+		return 0;
+	__builtin_memset(r, 0, sizeof(*r));
+	loupe_fill_proc(&r->proc);
+	r->call_id = r->proc.ts_ns;
+	r->conn = conn;
+	r->ret = val;
+	r->op = op;
+	r->lib = lib;
+	r->flags = SSL_F_LAST;
+	fill_sock(&r->sock, conn);
+	loupe_submit(r);
+	return 0;
+}
+
+/* void SSL_CTX_set_verify(SSL_CTX *ctx, int mode, SSL_verify_cb cb); SSL_set_verify alike */
+SEC("uprobe")
+int BPF_KPROBE(trace_uprobe_libssl_SSL_CTX_set_verify, void *ctx_, int mode)
+{
+	return mode == 0 ? emit_verify(SSL_OP_CTX_SET_VERIFY, SSL_LIB_OPENSSL, (__u64)ctx_, 0) : 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(trace_uprobe_libssl_SSL_set_verify, void *ssl, int mode)
+{
+	return mode == 0 ? emit_verify(SSL_OP_SET_VERIFY, SSL_LIB_OPENSSL, (__u64)ssl, 0) : 0;
+}
+
+static __always_inline int verify_enter(const void *conn, const void *status)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct verify_call v = { (__u64)conn, (__u64)status };
+
+	if (loupe_discard_current())
+		return 0;
+	loupe_map_insert(&verify_context, &tid, &v);
+	return 0;
+}
+
+static __always_inline struct verify_call *verify_take(struct verify_call *out)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct verify_call *v = bpf_map_lookup_elem(&verify_context, &tid);
+
+	if (!v)
+		return NULL;
+	*out = *v;
+	bpf_map_delete_elem(&verify_context, &tid);
+	return out;
+}
+
+/* long SSL_get_verify_result(const SSL *ssl) */
+SEC("uprobe")
+int BPF_KPROBE(trace_uprobe_libssl_SSL_get_verify_result, void *ssl)
+{
+	return verify_enter(ssl, NULL);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(trace_uretprobe_libssl_SSL_get_verify_result)
+{
+	struct verify_call v;
+	long ret = PT_REGS_RC(ctx);
+
+	if (!verify_take(&v) || ret == 0) /* X509_V_OK */
+		return 0;
+	return emit_verify(SSL_OP_VERIFY_RESULT, SSL_LIB_OPENSSL, v.conn, ret);
+}
+
+/* int gnutls_certificate_verify_peers2(gnutls_session_t, unsigned int *status) */
+SEC("uprobe")
+int BPF_KPROBE(trace_uprobe_libgnutls_gnutls_certificate_verify_peers2, void *session, void *status)
+{
+	return verify_enter(session, status);
+}
+
+/* int gnutls_certificate_verify_peers3(gnutls_session_t, const char *host, unsigned int *status) */
+SEC("uprobe")
+int BPF_KPROBE(trace_uprobe_libgnutls_gnutls_certificate_verify_peers3, void *session,
+	       const char *host, void *status)
+{
+	return verify_enter(session, status);
+}
+
+static __always_inline int gnutls_verify_exit(struct pt_regs *ctx, __u32 op)
+{
+	struct verify_call v;
+	__u32 status = 0;
+
+	if (!verify_take(&v) || (int)PT_REGS_RC(ctx) != 0)
+		return 0;
+	if (bpf_probe_read_user(&status, sizeof(status), (void *)v.status_ptr)) {
+		loupe_count(LOUPE_CNT_READ_FAULT);
+		return 0;
+	}
+	return status ? emit_verify(op, SSL_LIB_GNUTLS, v.conn, status) : 0;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(trace_uretprobe_libgnutls_gnutls_certificate_verify_peers2)
+{
+	return gnutls_verify_exit(ctx, SSL_OP_GNUTLS_VERIFY);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(trace_uretprobe_libgnutls_gnutls_certificate_verify_peers3)
+{
+	return gnutls_verify_exit(ctx, SSL_OP_GNUTLS_VERIFY3);
+}
+
 /* A thread killed between entry and return must not leave its call behind. */
 SEC("tracepoint/sched/sched_process_exit")
 int trace_sched_process_exit(void *ctx)
@@ -582,6 +889,9 @@ int trace_sched_process_exit(void *ctx)
 	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
 
 	bpf_map_delete_elem(&ssl_context, &tid);
+	bpf_map_delete_elem(&ssl_hs_context, &tid);
+	if (trace_verify)
+		bpf_map_delete_elem(&verify_context, &tid);
 	if (trace_crypto)
 		bpf_map_delete_elem(&crypto_context, &tid);
 	if (tid == tgid)

@@ -4,12 +4,15 @@
  * call's records back into one event.
  */
 #include <ctype.h>
+#include <fcntl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -19,8 +22,18 @@
 #include "uprobe.h"
 #include "ssl.h"
 #include "ssl.skel.h"
+#include "audit.h"
+#include "http.h"
+#include "pcap.h"
+#include "redact.h"
 
 #define MAX_PENDING 256
+#define MAX_CONNS 1024
+
+struct conn_state;
+struct session;
+static int analysis_open(struct session *s);
+static void analysis_close(struct session *s);
 
 /* A call whose records are still arriving. */
 struct pending {
@@ -55,6 +68,17 @@ struct ssl_state {
 	struct watch watch[MAX_WATCH];
 	int nr_watch;
 	struct pending pending[MAX_PENDING];
+	/* Analyses (--http, --pcap, --verify, --redact). */
+	bool http, verify, redact, json, attached, no_endpoints;
+	const char *pcap_path;
+	struct pcap_out *pcap;
+	struct conn_state *conns;
+	uint64_t conns_evicted, http_errors, late_masks;
+	int64_t boot_to_real_ns;
+	unsigned int eph_lo, eph_hi; /* ip_local_port_range */
+	uint8_t *scratch;
+	size_t scratch_cap;
+	double start_s;
 };
 
 /* Which family a probed function belongs to; names the programs' <lib> part. */
@@ -83,6 +107,7 @@ static const struct ssl_func {
 	enum ssl_op op;
 	enum func_group group;
 	bool entry_only;
+	bool optional; /* no warning when missing: endpoints and --verify helpers */
 } probe_funcs[] = {
 	{ "SSL_read", SSL_OP_READ, G_OPENSSL },
 	{ "SSL_write", SSL_OP_WRITE, G_OPENSSL },
@@ -114,6 +139,16 @@ static const struct ssl_func {
 	{ "EVP_DigestSignFinal", SSL_OP_EVP_DIGESTSIGNFINAL, G_CRYPTO },
 	{ "EVP_DigestVerify", SSL_OP_EVP_DIGESTVERIFY, G_CRYPTO },
 	{ "EVP_DigestVerifyFinal", SSL_OP_EVP_DIGESTVERIFYFINAL, G_CRYPTO },
+	/* Handshakes that make no event: their system calls tell the endpoints early. */
+	{ "SSL_connect", SSL_OP_MAX, G_OPENSSL, false, true },
+	{ "SSL_accept", SSL_OP_MAX, G_OPENSSL, false, true },
+	{ "gnutls_handshake", SSL_OP_MAX, G_GNUTLS, false, true },
+	/* --verify */
+	{ "SSL_CTX_set_verify", SSL_OP_CTX_SET_VERIFY, G_OPENSSL, true, true },
+	{ "SSL_set_verify", SSL_OP_SET_VERIFY, G_OPENSSL, true, true },
+	{ "SSL_get_verify_result", SSL_OP_VERIFY_RESULT, G_OPENSSL, false, true },
+	{ "gnutls_certificate_verify_peers2", SSL_OP_GNUTLS_VERIFY, G_GNUTLS, false, true },
+	{ "gnutls_certificate_verify_peers3", SSL_OP_GNUTLS_VERIFY3, G_GNUTLS, false, true },
 };
 #define NR_FUNCS (sizeof(probe_funcs) / sizeof(probe_funcs[0]))
 
@@ -147,6 +182,11 @@ static const char *const op_names[SSL_OP_MAX] = {
 	[SSL_OP_EVP_DIGESTSIGNFINAL] = "EVP_DigestSignFinal",
 	[SSL_OP_EVP_DIGESTVERIFY] = "EVP_DigestVerify",
 	[SSL_OP_EVP_DIGESTVERIFYFINAL] = "EVP_DigestVerifyFinal",
+	[SSL_OP_CTX_SET_VERIFY] = "SSL_CTX_set_verify",
+	[SSL_OP_SET_VERIFY] = "SSL_set_verify",
+	[SSL_OP_VERIFY_RESULT] = "SSL_get_verify_result",
+	[SSL_OP_GNUTLS_VERIFY] = "gnutls_certificate_verify_peers2",
+	[SSL_OP_GNUTLS_VERIFY3] = "gnutls_certificate_verify_peers3",
 };
 
 static const char *const lib_names[SSL_LIB_MAX] = {
@@ -187,6 +227,18 @@ enum {
 	F_TRUNCATED,
 	F_CONN,
 	F_ERROR,
+	F_FD,
+	F_LOCAL,
+	F_REMOTE,
+	F_HTTP,
+	F_METHOD,
+	F_PATH,
+	F_AUTHORITY,
+	F_STATUS,
+	F_STREAM,
+	F_RESPONSE_TIME,
+	F_BODY_LEN,
+	F_VERIFY_RESULT,
 	F_DATA,
 	F_MAX,
 };
@@ -207,7 +259,27 @@ static const struct field ssl_fields[] = {
 	[F_CONN] = { "conn", FT_HEX, FIELD_HIDDEN, 14,
 		     "connection handle (SSL *, gnutls_session_t, PRFileDesc *)" },
 	[F_ERROR] = { "error", FT_STR, 0, 10, "why the call failed; empty on success" },
-	[F_DATA] = { "data", FT_BYTES, 0, 0, "plaintext, escaped" },
+	[F_FD] = { "fd", FT_S64, FIELD_HIDDEN | FIELD_RIGHT, 4,
+		   "the connection's socket descriptor" },
+	[F_LOCAL] = { "local", FT_STR, FIELD_HIDDEN, 21, "local address:port of the socket" },
+	[F_REMOTE] = { "remote", FT_STR, FIELD_HIDDEN, 21, "remote address:port of the socket" },
+	[F_HTTP] = { "http", FT_STR, FIELD_HIDDEN, 8, "--http rows: HTTP/1.0, HTTP/1.1 or HTTP/2" },
+	[F_METHOD] = { "method", FT_STR, FIELD_HIDDEN, 7, "--http rows: request method" },
+	[F_PATH] = { "path", FT_STR, FIELD_HIDDEN, 24, "--http rows: request path" },
+	[F_AUTHORITY] = { "authority", FT_STR, FIELD_HIDDEN, 20,
+			  "--http rows: :authority or Host" },
+	[F_STATUS] = { "status", FT_U64, FIELD_HIDDEN | FIELD_RIGHT, 3,
+		       "--http responses: status code" },
+	[F_STREAM] = { "stream", FT_U64, FIELD_HIDDEN | FIELD_RIGHT, 6,
+		       "--http rows: HTTP/2 stream id; HTTP/1: request number on the connection" },
+	[F_RESPONSE_TIME] = { "response_time", FT_DURATION, FIELD_HIDDEN | FIELD_RIGHT, 9,
+			      "--http responses: time since the request (ns in JSON)" },
+	[F_BODY_LEN] = { "body_len", FT_S64, FIELD_HIDDEN | FIELD_RIGHT, 7,
+			 "--http rows: body bytes (Content-Length, chunked total)" },
+	[F_VERIFY_RESULT] = { "verify_result", FT_S64, FIELD_HIDDEN, 6,
+			      "--verify rows: verify mode, X509 result or GnuTLS status" },
+	[F_DATA] = { "data", FT_BYTES, 0, 0,
+		     "plaintext, escaped; --http rows: the request or response" },
 	{},
 };
 
@@ -228,6 +300,11 @@ static const struct gadget_option ssl_options[] = {
 	{ "no-reads", 0, NULL, "do not trace reads" },
 	{ "no-writes", 0, NULL, "do not trace writes" },
 	{ "hex", 'x', NULL, "hex dump of the plaintext under each row" },
+	{ "http", 0, NULL, "decode HTTP/1.x and HTTP/2: a row per request and response" },
+	{ "pcap", 0, "FILE", "write the plaintext as TCP streams to a pcap file (0600)" },
+	{ "verify", 0, NULL, "report certificate verification turned off or failed" },
+	{ "redact", 0, NULL, "mask passwords, tokens, cookies, e-mail addresses everywhere" },
+	{ "no-endpoints", 0, NULL, "no fd/local/remote: spares every read/write syscall a lookup" },
 	{},
 };
 
@@ -287,6 +364,17 @@ static int ssl_parse_option(struct session *s, const struct gadget_option *opt, 
 		st->no_follow = true;
 	} else if (!strcmp(opt->name, "hex")) {
 		s->hex_dump = true;
+	} else if (!strcmp(opt->name, "http")) {
+		st->http = true;
+	} else if (!strcmp(opt->name, "pcap")) {
+		st->pcap_path = arg;
+		audit_add_output("pcap", arg);
+	} else if (!strcmp(opt->name, "verify")) {
+		st->verify = true;
+	} else if (!strcmp(opt->name, "redact")) {
+		st->redact = true;
+	} else if (!strcmp(opt->name, "no-endpoints")) {
+		st->no_endpoints = true;
 	}
 	return 0;
 }
@@ -300,6 +388,13 @@ static struct bpf_object *ssl_open(struct session *s)
 		loupe_err("--no-reads and --no-writes together leave nothing to trace");
 		return NULL;
 	}
+	if ((st->http || st->pcap_path || st->redact) && (st->no_data || st->sample > 1)) {
+		loupe_err("--http, --pcap and --redact need every call's data: drop %s",
+			  st->no_data ? "--no-data" : "--sample");
+		return NULL;
+	}
+	if (analysis_open(s))
+		return NULL;
 	skel = ssl_bpf__open_opts(s->open_opts);
 	if (!skel) {
 		loupe_err("cannot open the ssl BPF object: %s", strerror(errno));
@@ -327,6 +422,19 @@ static struct bpf_object *ssl_open(struct session *s)
 	/* Without attach cookies (< 5.15) libssl3 is only found in /proc/PID/maps. */
 	st->cookies = feature_helper(BPF_FUNC_get_attach_cookie);
 	bpf_program__set_autoload(skel->progs.trace_uprobe_libnss_SSL_ImportFD, st->cookies);
+	skel->rodata->trace_verify = st->verify;
+	{
+		struct bpf_program *prog;
+
+		bpf_object__for_each_program(prog, skel->obj)
+		{
+			const char *name = bpf_program__name(prog);
+
+			if ((!st->verify && strstr(name, "_verify")) ||
+			    (st->no_endpoints && !strncmp(name, "trace_sys_enter_", 16)))
+				bpf_program__set_autoload(prog, false);
+		}
+	}
 	return skel->obj;
 }
 
@@ -404,7 +512,10 @@ static struct lib_entry *probe_file(struct session *s, const char *path, const c
 		const struct ssl_func *fn = &probe_funcs[i];
 		__u64 cookie = 0;
 
-		if (!(groups & (1u << fn->group)))
+		if (!(groups & (1u << fn->group)) ||
+		    !bpf_program__autoload(prog_for(st->skel, fn, false)))
+			continue;
+		if (!f[i].found && fn->optional)
 			continue;
 		if (!f[i].found) {
 			size_t len = strlen(missing);
@@ -627,6 +738,7 @@ static int ssl_attach(struct session *s)
 		scan_pid(s, s->filter.pid);
 	else
 		scan_all(s);
+	st->attached = true;
 	if (!st->probed) {
 		if (st->no_follow) {
 			loupe_err("found no TLS library to probe: install libssl3, or give --lib "
@@ -638,16 +750,414 @@ static int ssl_attach(struct session *s)
 	return 0;
 }
 
+/* --- analysis: endpoints, HTTP, pcap, verification, redaction -------------- */
+
+/* A connection's decoder, by process and handle. */
+struct conn_state {
+	bool used;
+	uint32_t pid;
+	uint64_t conn;
+	uint64_t last_ns;
+	bool broken; /* bytes went missing: the decoder would guess */
+	struct http_conn *http;
+};
+
+static void conn_forget(struct ssl_state *st, struct conn_state *c)
+{
+	const struct http_stats *hs = c->http ? http_conn_stats(c->http) : NULL;
+
+	if (hs) {
+		st->http_errors += hs->hpack_errors + hs->parse_errors;
+		st->late_masks += hs->late_masks;
+	}
+	http_conn_free(c->http);
+	c->http = NULL;
+	c->used = false;
+}
+
+static struct conn_state *conn_get(struct ssl_state *st, uint32_t pid, uint64_t conn, uint64_t now)
+{
+	struct conn_state *c = NULL, *oldest = NULL;
+
+	for (int i = 0; i < MAX_CONNS; i++) {
+		struct conn_state *x = &st->conns[i];
+
+		if (x->used && x->pid == pid && x->conn == conn) {
+			x->last_ns = now;
+			return x;
+		}
+		if (!x->used && !c)
+			c = x;
+		if (x->used && (!oldest || x->last_ns < oldest->last_ns))
+			oldest = x;
+	}
+	if (!c) {
+		/* The least recently used connection is forgotten, and said so. */
+		c = oldest;
+		conn_forget(st, c);
+		st->conns_evicted++;
+	}
+	c->used = true;
+	c->broken = false;
+	c->pid = pid;
+	c->conn = conn;
+	c->last_ns = now;
+	c->http = http_conn_new();
+	return c;
+}
+
+static const char *fmt_endpoint(char *buf, size_t len, int family, const uint8_t *addr,
+				uint16_t port)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if ((family != AF_INET && family != AF_INET6) || !inet_ntop(family, addr, a, sizeof(a)))
+		return NULL;
+	snprintf(buf, len, family == AF_INET ? "%s:%u" : "[%s]:%u", a, port);
+	return buf;
+}
+
+/* fd, local, remote of a record (set only when the kernel learned them). */
+static void set_endpoints(struct value *v, const struct ssl_sock *k, char *lbuf, char *rbuf,
+			  size_t len)
+{
+	if (k->fd < 0)
+		return;
+	v[F_FD] = val_s64(k->fd);
+	v[F_LOCAL] = val_str(fmt_endpoint(lbuf, len, k->family, k->laddr, k->lport));
+	v[F_REMOTE] = val_str(fmt_endpoint(rbuf, len, k->family, k->raddr, k->rport));
+}
+
+struct http_emit_ctx {
+	struct session *s;
+	const struct ssl_record *r;
+};
+
+static const char *http_version(int v)
+{
+	return v == 20 ? "HTTP/2" : v == 10 ? "HTTP/1.0" : "HTTP/1.1";
+}
+
+/* One --http row: a request or a response. */
+static void emit_http(void *ctx, const struct http_msg *m)
+{
+	struct http_emit_ctx *hc = ctx;
+	struct session *s = hc->s;
+	struct ssl_state *st = s->state;
+	const struct ssl_record *r = hc->r;
+	struct value v[F_MAX] = {};
+	char lbuf[64], rbuf[64], summary[3072], lat[32] = "";
+
+	if (!st->http)
+		return;
+	values_set_proc(v, &r->proc);
+	v[F_LIBRARY] = val_str(r->lib < SSL_LIB_MAX ? lib_names[r->lib] : "unknown");
+	v[F_OPERATION] = val_str(m->kind == HTTP_REQUEST ? "http-request" : "http-response");
+	v[F_DIRECTION] = val_str(op_direction(r->op));
+	v[F_CONN] = val_u64(r->conn);
+	set_endpoints(v, &r->sock, lbuf, rbuf, sizeof(lbuf));
+	v[F_HTTP] = val_str(http_version(m->version));
+	v[F_METHOD] = val_str(m->method);
+	v[F_PATH] = val_str(m->path);
+	v[F_AUTHORITY] = val_str(m->authority);
+	v[F_STREAM] = val_u64(m->stream_id);
+	if (m->body_len >= 0)
+		v[F_BODY_LEN] = val_s64(m->body_len);
+	if (m->kind == HTTP_RESPONSE) {
+		v[F_STATUS] = val_u64(m->status);
+		if (m->has_latency) {
+			v[F_RESPONSE_TIME] = val_u64(m->latency_ns);
+			v[F_LATENCY] = val_u64(m->latency_ns);
+			format_duration(lat, sizeof(lat), m->latency_ns);
+		}
+	}
+	v[F_ERROR] = val_str("");
+	if (st->json) {
+		/* JSON keeps the head itself: HTTP/1 as received, HTTP/2 decoded. */
+		v[F_DATA] = val_bytes(m->head, m->head_len);
+	} else {
+		if (m->kind == HTTP_REQUEST)
+			snprintf(summary, sizeof(summary), "%s %s%s%s %s stream %u", m->method,
+				 m->authority[0] ? "https://" : "", m->authority, m->path,
+				 http_version(m->version), m->stream_id);
+		else
+			snprintf(summary, sizeof(summary), "%d for %s %s %s stream %u%s%s",
+				 m->status, m->method[0] ? m->method : "?", m->path,
+				 http_version(m->version), m->stream_id, lat[0] ? " after " : "",
+				 lat);
+		v[F_DATA] = val_bytes(summary, strlen(summary));
+	}
+	session_emit(s, v);
+}
+
+/*
+ * Which side opened the connection, for the pcap's SYN: what the library
+ * said (SSL_connect/SSL_accept), else where the HTTP client spoke, else the
+ * side with an ephemeral port; -1: the pcap writer guesses (higher port).
+ */
+static int local_is_client(struct ssl_state *st, const struct ssl_record *r, struct conn_state *c)
+{
+	int cd = c && c->http ? http_conn_client_dir(c->http) : -1;
+	bool le, re;
+
+	if (r->sock.role == SSL_ROLE_CLIENT || r->sock.role == SSL_ROLE_SERVER)
+		return r->sock.role == SSL_ROLE_CLIENT;
+	if (cd >= 0)
+		return cd == 1; /* the client's bytes are the local writes */
+	le = r->sock.lport >= st->eph_lo && r->sock.lport <= st->eph_hi;
+	re = r->sock.rport >= st->eph_lo && r->sock.rport <= st->eph_hi;
+	return le != re ? le : -1;
+}
+
+static bool op_has_data(unsigned int op)
+{
+	const char *d = op_direction(op);
+
+	return op < SSL_OP_CRYPTO_FIRST && (!strcmp(d, "read") || !strcmp(d, "write"));
+}
+
+/*
+ * The bytes of one call through the analyses, in this order: redaction
+ * (patterns), HTTP decoding (which masks HPACK literals too), pcap.  Returns
+ * the bytes the data event shows: a redacted copy, or data itself.
+ */
+static const uint8_t *analyse(struct session *s, const struct ssl_record *r, const uint8_t *data,
+			      size_t len, bool truncated)
+{
+	struct ssl_state *st = s->state;
+	bool write = !strcmp(op_direction(r->op), "write");
+	uint8_t *buf = (uint8_t *)data;
+	struct conn_state *c = NULL;
+
+	if (!len || !op_has_data(r->op))
+		return data;
+	if (st->redact) {
+		/* The ring buffer is read-only here: mask a copy. */
+		if (len > st->scratch_cap) {
+			uint8_t *n = realloc(st->scratch, len);
+
+			if (!n)
+				return NULL;
+			st->scratch = n;
+			st->scratch_cap = len;
+		}
+		buf = st->scratch;
+		redact_copy(buf, data, len);
+	}
+	if (st->conns) {
+		struct http_emit_ctx hc = { s, r };
+
+		c = conn_get(st, r->proc.pid, r->conn, r->proc.ts_ns);
+		if (c->http && !c->broken)
+			http_conn_feed(c->http, write, buf, len, r->proc.ts_ns, st->redact,
+				       emit_http, &hc);
+		/* After a gap every later byte would be parsed at the wrong place. */
+		if (truncated && !c->broken) {
+			c->broken = true;
+			st->http_errors++;
+		}
+	}
+	if (st->pcap) {
+		struct pcap_endpoint l = {}, rm = {};
+		const struct ssl_sock *k = &r->sock;
+
+		if (k->fd >= 0 && (k->family == AF_INET || k->family == AF_INET6)) {
+			l.family = rm.family = k->family;
+			memcpy(l.addr, k->laddr, 16);
+			memcpy(rm.addr, k->raddr, 16);
+			l.port = k->lport;
+			rm.port = k->rport;
+		}
+		pcap_out_data(st->pcap, r->conn ^ (uint64_t)r->proc.pid << 48, &l, &rm,
+			      local_is_client(st, r, c), write, buf, len,
+			      r->proc.ts_ns + st->boot_to_real_ns);
+	}
+	return buf;
+}
+
+static const char *x509_error(long code)
+{
+	switch (code) {
+	case 2:
+		return "unable to get issuer certificate";
+	case 7:
+		return "certificate signature failure";
+	case 9:
+		return "certificate is not yet valid";
+	case 10:
+		return "certificate has expired";
+	case 18:
+		return "self-signed certificate";
+	case 19:
+		return "self-signed certificate in certificate chain";
+	case 20:
+		return "unable to get local issuer certificate";
+	case 21:
+		return "unable to verify the first certificate";
+	case 23:
+		return "certificate revoked";
+	case 26:
+		return "unsupported certificate purpose";
+	case 62:
+		return "hostname mismatch";
+	case 64:
+		return "IP address mismatch";
+	default:
+		return "see openssl verify(1) for the code";
+	}
+}
+
+/* GnuTLS gnutls_certificate_status_t bits, most telling first. */
+static void gnutls_status(char *buf, size_t len, unsigned long st)
+{
+	static const struct {
+		unsigned long bit;
+		const char *name;
+	} bits[] = {
+		{ 1 << 6, "signer not found" },
+		{ 1 << 7, "signer not a CA" },
+		{ 1 << 5, "revoked" },
+		{ 1 << 10, "expired" },
+		{ 1 << 9, "not yet activated" },
+		{ 1 << 8, "insecure algorithm" },
+		{ 1 << 14, "unexpected owner (hostname)" },
+		{ 1 << 3, "signature failure" },
+	};
+	size_t o = snprintf(buf, len, "certificate verification failed: status 0x%lx", st);
+
+	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]) && o < len; i++)
+		if (st & bits[i].bit)
+			o += snprintf(buf + o, len - o, ", %s", bits[i].name);
+}
+
+/* --verify events: verification turned off, or failed. */
+static void emit_verify(struct session *s, const struct ssl_record *r)
+{
+	struct value v[F_MAX] = {};
+	char lbuf[64], rbuf[64], msg[256];
+
+	values_set_proc(v, &r->proc);
+	v[F_LIBRARY] = val_str(r->lib < SSL_LIB_MAX ? lib_names[r->lib] : "unknown");
+	v[F_OPERATION] = val_str(op_names[r->op]);
+	v[F_DIRECTION] = val_str("verify");
+	v[F_CONN] = val_u64(r->conn);
+	v[F_VERIFY_RESULT] = val_s64(r->ret);
+	set_endpoints(v, &r->sock, lbuf, rbuf, sizeof(lbuf));
+	if (r->op == SSL_OP_VERIFY_RESULT)
+		snprintf(msg, sizeof(msg), "certificate verification failed: %s (%lld)",
+			 x509_error(r->ret), (long long)r->ret);
+	else if (r->op == SSL_OP_GNUTLS_VERIFY)
+		gnutls_status(msg, sizeof(msg), r->ret);
+	else
+		snprintf(msg, sizeof(msg), "certificate verification disabled (SSL_VERIFY_NONE)%s",
+			 r->op == SSL_OP_CTX_SET_VERIFY ? " for every connection of this context"
+							: "");
+	v[F_ERROR] = val_str(msg);
+	session_emit(s, v);
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int64_t clock_ns_of(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Before anything is loaded: files that cannot be written stop us here. */
+static int analysis_open(struct session *s)
+{
+	struct ssl_state *st = s->state;
+	char err[256];
+	FILE *fp;
+
+	st->json = s->json;
+	st->boot_to_real_ns = clock_ns_of(CLOCK_REALTIME) - clock_ns_of(CLOCK_BOOTTIME);
+	st->start_s = mono_now();
+	st->eph_lo = 32768;
+	st->eph_hi = 60999;
+	fp = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+	if (fp) {
+		if (fscanf(fp, "%u %u", &st->eph_lo, &st->eph_hi) != 2)
+			st->eph_lo = st->eph_hi = 0;
+		fclose(fp);
+	}
+	if (st->http || st->redact || st->pcap_path) {
+		st->conns = calloc(MAX_CONNS, sizeof(*st->conns));
+		if (!st->conns) {
+			loupe_err("out of memory");
+			return -1;
+		}
+	}
+	if (st->pcap_path) {
+		st->pcap = pcap_out_open(st->pcap_path, PCAP_LINK_ETHERNET, err, sizeof(err));
+		if (!st->pcap) {
+			loupe_err("cannot write --pcap %s: %s", st->pcap_path, err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void analysis_close(struct session *s)
+{
+	struct ssl_state *st = s->state;
+
+	for (int i = 0; st->conns && i < MAX_CONNS; i++)
+		if (st->conns[i].used)
+			conn_forget(st, &st->conns[i]);
+	if (st->http && st->http_errors)
+		loupe_warn("%llu HTTP connection directions could not be decoded (not HTTP, "
+			   "started before loupe, or bytes missing)",
+			   (unsigned long long)st->http_errors);
+	if (st->conns_evicted)
+		loupe_warn("%llu connections were forgotten (more than %d at once)",
+			   (unsigned long long)st->conns_evicted, MAX_CONNS);
+	if (st->redact && st->late_masks)
+		loupe_warn("%llu HTTP/2 header values split across calls were shown unmasked in "
+			   "the raw data (the decoded rows are masked)",
+			   (unsigned long long)st->late_masks);
+	if (st->pcap && pcap_out_close(st->pcap, clock_ns_of(CLOCK_REALTIME)))
+		loupe_warn("writing --pcap %s failed", st->pcap_path);
+	st->pcap = NULL;
+	free(st->conns);
+	free(st->scratch);
+}
+
 /* One event: the values of one call.  Decoders of the data hook in here. */
 static void emit_call(struct session *s, const struct ssl_record *r, const uint8_t *data,
 		      size_t len, bool incomplete)
 {
 	struct value v[F_MAX] = {};
+	struct ssl_state *st = s->state;
 	bool fault = r->flags & SSL_F_READ_FAULT;
 	const char *error = NULL;
-	char errbuf[64];
+	char errbuf[64], lbuf[64], rbuf[64];
 
+	if (r->op >= SSL_OP_CTX_SET_VERIFY && r->op < SSL_OP_MAX) {
+		emit_verify(s, r);
+		return;
+	}
+	/* Redaction, HTTP decoding and pcap see the bytes first. */
+	data = analyse(s, r, data, len, len < r->len || incomplete);
+	if (!data) {
+		s->user_lost++;
+		return;
+	}
+	if (st->http && !st->json && op_has_data(r->op)) {
+		s->bytes += len;
+		return; /* columns: the HTTP rows stand for the data */
+	}
 	values_set_proc(v, &r->proc);
+	set_endpoints(v, &r->sock, lbuf, rbuf, sizeof(lbuf));
 	v[F_LIBRARY] = val_str(r->lib < SSL_LIB_MAX ? lib_names[r->lib] : "unknown");
 	v[F_OPERATION] =
 		val_str(r->op < SSL_OP_MAX && op_names[r->op] ? op_names[r->op] : "unknown");
@@ -797,6 +1307,7 @@ static void ssl_close(struct session *s)
 
 	for (int i = 0; i < MAX_PENDING; i++)
 		free(st->pending[i].buf);
+	analysis_close(s);
 	lib_list_free(&st->extra_libs);
 	lib_list_free(&st->bins);
 	lib_list_free(&st->seen);
@@ -823,7 +1334,11 @@ static const struct gadget ssl_gadget = {
 		"  loupe trace ssl --no-data --sample 100   cheap call metadata on a busy host\n"
 		"  loupe trace ssl --lib /opt/app/lib/libssl.so.3   a private copy of libssl\n"
 		"  loupe trace ssl --bin /opt/app/server     TLS linked into an executable\n"
-		"  loupe trace ssl --crypto --no-data        handshake crypto latency too\n",
+		"  loupe trace ssl --crypto --no-data        handshake crypto latency too\n"
+		"  loupe trace ssl --http --comm curl        one row per HTTP request/response\n"
+		"  loupe trace ssl --pcap /tmp/tls.pcap      plaintext for Wireshark/tshark\n"
+		"  loupe trace ssl --verify                  who turns certificate checks off\n"
+		"  loupe trace ssl --redact -o json          secrets masked in every output\n",
 	.options = ssl_options,
 	.fields = ssl_fields,
 	.counters = ssl_counters,

@@ -50,6 +50,12 @@ enum ssl_op {
 	SSL_OP_CRYPTO_LAST = SSL_OP_EVP_DIGESTVERIFYFINAL,
 	/* Not a call: a process exec'd; user space looks for new libraries. */
 	SSL_OP_EXEC,
+	/* Certificate verification (--verify): no data, ret is the mode or result. */
+	SSL_OP_CTX_SET_VERIFY, /* SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, ...) */
+	SSL_OP_SET_VERIFY,     /* SSL_set_verify(ssl, SSL_VERIFY_NONE, ...) */
+	SSL_OP_VERIFY_RESULT,  /* SSL_get_verify_result() != X509_V_OK */
+	SSL_OP_GNUTLS_VERIFY,  /* gnutls_certificate_verify_peers2/3: *status != 0 */
+	SSL_OP_GNUTLS_VERIFY3,
 	SSL_OP_MAX,
 };
 
@@ -73,6 +79,27 @@ enum ssl_dir {
  */
 struct nss_range {
 	__u64 lo, hi;
+};
+
+/*
+ * The socket under a connection, learned from the system calls its library
+ * makes inside TLS calls (see ssl.bpf.c).  fd -1: not known (yet).
+ */
+struct ssl_sock {
+	__s32 fd;
+	__u16 family; /* AF_INET, AF_INET6, or another family: no addresses */
+	__u16 lport;  /* host order */
+	__u16 rport;
+	__u8 role; /* SSL_ROLE_*: from SSL_connect/SSL_accept, if the program calls them */
+	__u8 pad;
+	__u8 laddr[16]; /* network order; IPv4 in the first 4 bytes */
+	__u8 raddr[16];
+};
+
+enum ssl_role {
+	SSL_ROLE_UNKNOWN = 0,
+	SSL_ROLE_CLIENT,
+	SSL_ROLE_SERVER,
 };
 
 /* Record flags. */
@@ -102,6 +129,7 @@ struct ssl_record {
 	__u16 op;	 /* enum ssl_op */
 	__u8 lib;	 /* enum ssl_lib */
 	__u8 flags;
+	struct ssl_sock sock;
 	__u8 data[];
 };
 

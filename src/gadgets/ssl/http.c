@@ -1,0 +1,944 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * HTTP/1.x and HTTP/2 decoding of captured TLS plaintext (see http.h).
+ * Nothing here trusts the bytes: every length is bounded, and a direction
+ * that stops making sense is abandoned (and counted) rather than guessed at.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nghttp2/nghttp2.h>
+
+#include "http.h"
+#include "redact.h"
+
+#define H1_MAX_HEAD 65536
+#define H2_MAX_BLOCK (1 << 20) /* header block, all CONTINUATIONs */
+#define H2_MAX_STREAMS 64
+#define H1_MAX_QUEUE 32
+#define METHOD_LEN 32
+#define PATH_LEN 2048
+#define AUTH_LEN 256
+
+static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+#define H2_PREFACE_LEN 24
+
+enum conn_mode { MODE_UNKNOWN, MODE_H1, MODE_H2 };
+
+/* What a response needs to know about its request. */
+struct req_info {
+	bool used;
+	uint32_t id;
+	uint64_t ts;
+	char method[METHOD_LEN];
+	char path[PATH_LEN];
+	char authority[AUTH_LEN];
+};
+
+/* Where the bytes of a reassembled buffer sit in the caller's data (NULL: gone). */
+struct seg {
+	size_t off;
+	uint8_t *p;
+	size_t len;
+};
+
+struct segbuf {
+	uint8_t *buf;
+	size_t len, cap;
+	struct seg *segs;
+	size_t nsegs, capsegs;
+};
+
+enum h1_state {
+	H1_HEAD,
+	H1_BODY,
+	H1_CHUNK_SIZE,
+	H1_CHUNK_DATA,
+	H1_CHUNK_CRLF,
+	H1_TRAILER,
+	H1_UNTIL_CLOSE,
+	H1_DEAD,
+};
+
+struct h1_dir {
+	enum h1_state st;
+	char *head;
+	size_t head_len, head_cap;
+	uint64_t remaining;
+	char line[80];
+	size_t line_len;
+	/* The message being read. */
+	struct http_msg msg;
+	char method[METHOD_LEN], path[PATH_LEN], authority[AUTH_LEN];
+	int64_t body;
+};
+
+struct h2_dir {
+	bool dead;
+	size_t preface_left;
+	uint8_t fh[9];
+	size_t fh_len;
+	uint32_t flen, fsid;
+	uint8_t ftype, fflags;
+	size_t fgot;
+	struct segbuf frame; /* payload of header-carrying frames */
+	struct segbuf block; /* header block being assembled */
+	bool in_block, block_end_stream, block_push;
+	uint32_t block_sid;
+	nghttp2_hd_inflater *inflater;
+};
+
+struct http_conn {
+	enum conn_mode mode;
+	bool started[2];
+	struct h1_dir h1[2];
+	struct h2_dir h2[2];
+	struct req_info reqs[H2_MAX_STREAMS]; /* HTTP/2 streams, or the HTTP/1 queue */
+	uint32_t h1_next_id, h1_resp_id;
+	int client_dir;
+	struct http_stats stats;
+};
+
+static void copy_str(char *dst, size_t cap, const char *src, size_t len)
+{
+	if (len >= cap)
+		len = cap - 1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+/* --- request bookkeeping ------------------------------------------------- */
+
+static struct req_info *req_find(struct http_conn *c, uint32_t id)
+{
+	for (int i = 0; i < H2_MAX_STREAMS; i++)
+		if (c->reqs[i].used && c->reqs[i].id == id)
+			return &c->reqs[i];
+	return NULL;
+}
+
+static struct req_info *req_add(struct http_conn *c, uint32_t id)
+{
+	struct req_info *r = req_find(c, id), *oldest = &c->reqs[0];
+
+	if (r)
+		return r;
+	for (int i = 0; i < H2_MAX_STREAMS; i++) {
+		if (!c->reqs[i].used)
+			return &c->reqs[i];
+		if (c->reqs[i].ts < oldest->ts)
+			oldest = &c->reqs[i];
+	}
+	/* A peer that never answers must not pin the table: forget the oldest. */
+	return oldest;
+}
+
+static void req_set(struct req_info *r, uint32_t id, uint64_t ts, const char *method,
+		    const char *path, const char *authority)
+{
+	r->used = true;
+	r->id = id;
+	r->ts = ts;
+	copy_str(r->method, sizeof(r->method), method, strlen(method));
+	copy_str(r->path, sizeof(r->path), path, strlen(path));
+	copy_str(r->authority, sizeof(r->authority), authority, strlen(authority));
+}
+
+/* --- reassembly buffers that remember where their bytes came from -------- */
+
+static int segbuf_append(struct segbuf *b, uint8_t *p, size_t len, size_t max)
+{
+	if (!len)
+		return 0;
+	if (b->len + len > max)
+		return -1;
+	if (b->len + len > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		uint8_t *n;
+
+		while (cap < b->len + len)
+			cap *= 2;
+		n = realloc(b->buf, cap);
+		if (!n)
+			return -1;
+		b->buf = n;
+		b->cap = cap;
+	}
+	if (b->nsegs == b->capsegs) {
+		size_t cap = b->capsegs ? b->capsegs * 2 : 8;
+		struct seg *n = realloc(b->segs, cap * sizeof(*n));
+
+		if (!n)
+			return -1;
+		b->segs = n;
+		b->capsegs = cap;
+	}
+	b->segs[b->nsegs++] = (struct seg){ b->len, p, len };
+	memcpy(b->buf + b->len, p, len);
+	b->len += len;
+	return 0;
+}
+
+/* Append src[off, off+len) keeping its origins. */
+static int segbuf_append_from(struct segbuf *b, const struct segbuf *src, size_t off, size_t len,
+			      size_t max)
+{
+	for (size_t i = 0; i < src->nsegs && len; i++) {
+		const struct seg *s = &src->segs[i];
+		size_t a, n;
+
+		if (off >= s->off + s->len || off < s->off)
+			continue;
+		a = off - s->off;
+		n = s->len - a < len ? s->len - a : len;
+		if (segbuf_append(b, s->p ? s->p + a : src->buf + off, n, max))
+			return -1;
+		if (!s->p)
+			b->segs[b->nsegs - 1].p = NULL;
+		off += n;
+		len -= n;
+	}
+	return len ? -1 : 0;
+}
+
+static void segbuf_reset(struct segbuf *b)
+{
+	b->len = 0;
+	b->nsegs = 0;
+}
+
+static void segbuf_forget(struct segbuf *b)
+{
+	for (size_t i = 0; i < b->nsegs; i++)
+		b->segs[i].p = NULL;
+}
+
+static void segbuf_free(struct segbuf *b)
+{
+	free(b->buf);
+	free(b->segs);
+}
+
+/* Overwrite [off, off+len) of b in the caller's bytes; false if some are gone. */
+static bool segbuf_mask(struct segbuf *b, size_t off, size_t len, uint8_t c)
+{
+	bool ok = true;
+
+	for (size_t i = 0; i < b->nsegs; i++) {
+		struct seg *s = &b->segs[i];
+		size_t a = off > s->off ? off : s->off;
+		size_t e = off + len < s->off + s->len ? off + len : s->off + s->len;
+
+		if (a >= e)
+			continue;
+		if (s->p)
+			memset(s->p + (a - s->off), c, e - a);
+		else
+			ok = false;
+	}
+	return ok;
+}
+
+/* --- HTTP/1 -------------------------------------------------------------- */
+
+static bool is_tchar(int c)
+{
+	return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static void h1_emit(struct http_conn *c, struct h1_dir *d, http_cb cb, void *ctx)
+{
+	d->msg.body_len = d->body;
+	d->msg.head = d->head;
+	cb(ctx, &d->msg);
+}
+
+/* Parse a complete head; sets up the body state. Returns -1 when not HTTP. */
+static int h1_parse_head(struct http_conn *c, struct h1_dir *d, int dir, uint64_t ts)
+{
+	char *p = d->head, *end = d->head + d->head_len, *eol, *sp1, *sp2;
+	int64_t clen = -1;
+	bool chunked = false, no_body = false;
+	struct req_info *req;
+
+	eol = memchr(p, '\n', end - p);
+	if (!eol)
+		return -1;
+	memset(&d->msg, 0, sizeof(d->msg));
+	d->method[0] = d->path[0] = d->authority[0] = '\0';
+	d->msg.dir = dir;
+	d->msg.ts_ns = ts;
+	d->msg.head_len = d->head_len;
+	d->msg.method = d->method;
+	d->msg.path = d->path;
+	d->msg.authority = d->authority;
+	d->body = 0;
+	sp1 = memchr(p, ' ', eol - p);
+	if (!sp1)
+		return -1;
+	if (end - p > 7 && !memcmp(p, "HTTP/1.", 7)) {
+		d->msg.kind = HTTP_RESPONSE;
+		d->msg.version = p[7] == '0' ? 10 : 11;
+		d->msg.status = atoi(sp1 + 1);
+		if (d->msg.status < 100 || d->msg.status > 999)
+			return -1;
+	} else {
+		for (char *q = p; q < sp1; q++)
+			if (!is_tchar((unsigned char)*q))
+				return -1;
+		sp2 = memchr(sp1 + 1, ' ', eol - sp1 - 1);
+		if (!sp2 || eol - sp2 < 9 || memcmp(sp2 + 1, "HTTP/1.", 7))
+			return -1;
+		d->msg.kind = HTTP_REQUEST;
+		d->msg.version = sp2[8] == '0' ? 10 : 11;
+		copy_str(d->method, sizeof(d->method), p, sp1 - p);
+		copy_str(d->path, sizeof(d->path), sp1 + 1, sp2 - sp1 - 1);
+	}
+	for (p = eol + 1; p < end; p = eol + 1) {
+		char *colon, *v, *ve;
+
+		eol = memchr(p, '\n', end - p);
+		if (!eol)
+			break;
+		colon = memchr(p, ':', eol - p);
+		if (!colon)
+			continue;
+		v = colon + 1;
+		while (v < eol && (*v == ' ' || *v == '\t'))
+			v++;
+		ve = eol;
+		while (ve > v && (ve[-1] == '\r' || ve[-1] == ' '))
+			ve--;
+		if (colon - p == 4 && !strncasecmp(p, "host", 4))
+			copy_str(d->authority, sizeof(d->authority), v, ve - v);
+		else if (colon - p == 14 && !strncasecmp(p, "content-length", 14))
+			clen = strtoll(v, NULL, 10);
+		else if (colon - p == 17 && !strncasecmp(p, "transfer-encoding", 17))
+			chunked = memmem(v, ve - v, "chunked", 7) != NULL;
+	}
+	d->msg.chunked = chunked;
+	if (d->msg.kind == HTTP_REQUEST) {
+		if (c->client_dir < 0)
+			c->client_dir = dir;
+		d->msg.stream_id = ++c->h1_next_id;
+		req = req_add(c, d->msg.stream_id);
+		req_set(req, d->msg.stream_id, ts, d->method, d->path, d->authority);
+		no_body = !chunked && clen < 0;
+	} else {
+		/* Responses pair with requests in order; 1xx ones are not final. */
+		req = req_find(c, c->h1_resp_id + 1);
+		d->msg.stream_id = c->h1_resp_id + 1;
+		if (req) {
+			strcpy(d->method, req->method);
+			copy_str(d->path, sizeof(d->path), req->path, strlen(req->path));
+			copy_str(d->authority, sizeof(d->authority), req->authority,
+				 strlen(req->authority));
+			d->msg.has_latency = ts >= req->ts;
+			d->msg.latency_ns = ts >= req->ts ? ts - req->ts : 0;
+		}
+		if (d->msg.status >= 200) {
+			if (req)
+				req->used = false;
+			c->h1_resp_id++;
+		}
+		no_body = d->msg.status < 200 || d->msg.status == 204 || d->msg.status == 304 ||
+			  !strcmp(d->method, "HEAD");
+	}
+	if (no_body) {
+		d->st = H1_HEAD;
+		d->remaining = 0;
+	} else if (chunked) {
+		d->st = H1_CHUNK_SIZE;
+		d->line_len = 0;
+	} else if (clen >= 0) {
+		d->st = H1_BODY;
+		d->remaining = clen;
+	} else {
+		d->st = H1_UNTIL_CLOSE; /* a response delimited by the connection's end */
+	}
+	return 0;
+}
+
+/* Read a line into d->line; returns true when it is complete. */
+static bool h1_line(struct h1_dir *d, uint8_t **data, size_t *len, bool *overflow)
+{
+	uint8_t *nl = memchr(*data, '\n', *len);
+	size_t n = nl ? (size_t)(nl - *data) + 1 : *len;
+
+	if (d->line_len + n >= sizeof(d->line)) {
+		*overflow = true;
+		return false;
+	}
+	memcpy(d->line + d->line_len, *data, n);
+	d->line_len += n;
+	d->line[d->line_len] = '\0';
+	*data += n;
+	*len -= n;
+	return nl != NULL;
+}
+
+static void h1_feed(struct http_conn *c, int dir, uint8_t *data, size_t len, uint64_t ts,
+		    bool redact, http_cb cb, void *ctx)
+{
+	struct h1_dir *d = &c->h1[dir];
+	bool overflow = false;
+
+	while (len && d->st != H1_DEAD) {
+		switch (d->st) {
+		case H1_HEAD: {
+			size_t old = d->head_len, n = len, start;
+			char *e;
+
+			/* Blank lines between messages are allowed. */
+			if (!old && (*data == '\r' || *data == '\n')) {
+				data++;
+				len--;
+				continue;
+			}
+			if (old + n > H1_MAX_HEAD)
+				n = H1_MAX_HEAD - old;
+			if (old + n > d->head_cap) {
+				size_t cap = d->head_cap ? d->head_cap : 1024;
+				char *b;
+
+				while (cap < old + n + 1)
+					cap *= 2;
+				b = realloc(d->head, cap);
+				if (!b)
+					goto dead;
+				d->head = b;
+				d->head_cap = cap;
+			}
+			memcpy(d->head + old, data, n);
+			d->head_len = old + n;
+			/* Fail fast on bytes that cannot start a request or status line. */
+			for (size_t i = 0; i < d->head_len && i < 8; i++) {
+				unsigned char ch = d->head[i];
+
+				if (ch == ' ' && i)
+					break;
+				if (!is_tchar(ch) && ch != '/')
+					goto dead;
+			}
+			start = old > 3 ? old - 3 : 0;
+			e = memmem(d->head + start, d->head_len - start, "\r\n\r\n", 4);
+			if (!e) {
+				e = memmem(d->head + start, d->head_len - start, "\n\n", 2);
+				if (e)
+					e += 2;
+			} else {
+				e += 4;
+			}
+			if (!e) {
+				if (d->head_len >= H1_MAX_HEAD)
+					goto dead;
+				data += n;
+				len -= n;
+				continue;
+			}
+			d->head_len = e - d->head;
+			data += d->head_len - old;
+			len -= d->head_len - old;
+			if (redact)
+				redact_buffer(d->head, d->head_len);
+			if (h1_parse_head(c, d, dir, ts))
+				goto dead;
+			d->msg.head_len = d->head_len;
+			if (d->st == H1_HEAD || d->st == H1_UNTIL_CLOSE) {
+				if (d->st == H1_UNTIL_CLOSE)
+					d->body = -1;
+				h1_emit(c, d, cb, ctx);
+				d->head_len = 0;
+			}
+			break;
+		}
+		case H1_BODY:
+		case H1_CHUNK_DATA: {
+			size_t n = len < d->remaining ? len : d->remaining;
+
+			data += n;
+			len -= n;
+			d->remaining -= n;
+			d->body += n;
+			if (d->remaining)
+				break;
+			if (d->st == H1_CHUNK_DATA) {
+				d->st = H1_CHUNK_CRLF;
+				d->line_len = 0;
+				break;
+			}
+			h1_emit(c, d, cb, ctx);
+			d->head_len = 0;
+			d->st = H1_HEAD;
+			break;
+		}
+		case H1_CHUNK_SIZE: {
+			char *end;
+			unsigned long long sz;
+
+			if (!h1_line(d, &data, &len, &overflow)) {
+				if (overflow)
+					goto dead;
+				break;
+			}
+			sz = strtoull(d->line, &end, 16);
+			if (end == d->line)
+				goto dead;
+			d->line_len = 0;
+			if (sz == 0) {
+				d->st = H1_TRAILER;
+			} else {
+				d->remaining = sz;
+				d->st = H1_CHUNK_DATA;
+			}
+			break;
+		}
+		case H1_CHUNK_CRLF:
+			if (!h1_line(d, &data, &len, &overflow)) {
+				if (overflow)
+					goto dead;
+				break;
+			}
+			d->line_len = 0;
+			d->st = H1_CHUNK_SIZE;
+			break;
+		case H1_TRAILER:
+			if (!h1_line(d, &data, &len, &overflow)) {
+				/* Long trailer lines are skipped, not parsed. */
+				if (overflow)
+					d->line_len = 0;
+				overflow = false;
+				break;
+			}
+			if (d->line[0] == '\r' || d->line[0] == '\n') {
+				h1_emit(c, d, cb, ctx);
+				d->head_len = 0;
+				d->st = H1_HEAD;
+			}
+			d->line_len = 0;
+			break;
+		case H1_UNTIL_CLOSE:
+			len = 0;
+			break;
+		case H1_DEAD:
+			break;
+		}
+	}
+	return;
+dead:
+	d->st = H1_DEAD;
+	c->stats.parse_errors++;
+}
+
+/* --- HTTP/2 -------------------------------------------------------------- */
+
+static uint32_t be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* HPACK integer with an n-bit prefix; false when it runs past end. */
+static bool hpack_int(const uint8_t *buf, size_t end, size_t *pos, int n, uint64_t *out)
+{
+	uint64_t max = (1u << n) - 1, v;
+	int shift = 0;
+
+	if (*pos >= end)
+		return false;
+	v = buf[(*pos)++] & max;
+	if (v < max) {
+		*out = v;
+		return true;
+	}
+	while (*pos < end && shift < 56) {
+		uint8_t b = buf[(*pos)++];
+
+		v += (uint64_t)(b & 0x7f) << shift;
+		shift += 7;
+		if (!(b & 0x80)) {
+			*out = v;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Mask the value literal of the header field represented in block[start, end)
+ * (possibly preceded by table size updates).  A Huffman string of n bytes of
+ * 0xf9 decodes to n '*' (the code of '*' is 11111001), so it stays valid.
+ */
+static void hpack_mask_value(struct http_conn *c, struct segbuf *b, size_t start, size_t end)
+{
+	const uint8_t *buf = b->buf;
+	size_t pos = start;
+	uint64_t v;
+
+	while (pos < end) {
+		uint8_t first = buf[pos];
+		int prefix;
+		bool huff;
+
+		if (first & 0x80) { /* indexed: the table holds an already masked value */
+			hpack_int(buf, end, &pos, 7, &v);
+			continue;
+		}
+		if ((first & 0xe0) == 0x20) { /* dynamic table size update */
+			if (!hpack_int(buf, end, &pos, 5, &v))
+				return;
+			continue;
+		}
+		prefix = (first & 0xc0) == 0x40 ? 6 : 4;
+		if (!hpack_int(buf, end, &pos, prefix, &v))
+			return;
+		if (v == 0) { /* literal name */
+			if (!hpack_int(buf, end, &pos, 7, &v) || v > end - pos)
+				return;
+			pos += v;
+		}
+		if (pos >= end)
+			return;
+		huff = buf[pos] & 0x80;
+		if (!hpack_int(buf, end, &pos, 7, &v) || v > end - pos)
+			return;
+		if (!segbuf_mask(b, pos, v, huff ? 0xf9 : REDACT_CHAR))
+			c->stats.late_masks++;
+		pos += v;
+	}
+}
+
+struct h2_headers {
+	char method[METHOD_LEN], path[PATH_LEN], authority[AUTH_LEN], status[8];
+	int64_t content_length;
+	char *text;
+	size_t len, cap;
+};
+
+static void text_add(struct h2_headers *h, const char *s, size_t n)
+{
+	if (h->len + n + 1 > h->cap) {
+		size_t cap = h->cap ? h->cap : 1024;
+		char *b;
+
+		while (cap < h->len + n + 1)
+			cap *= 2;
+		b = realloc(h->text, cap);
+		if (!b)
+			return;
+		h->text = b;
+		h->cap = cap;
+	}
+	memcpy(h->text + h->len, s, n);
+	h->len += n;
+	h->text[h->len] = '\0';
+}
+
+/* Decode the assembled block; false if the inflater gave up. */
+static bool h2_inflate(struct http_conn *c, struct h2_dir *d, bool redact, struct h2_headers *h)
+{
+	struct segbuf *b = &d->block;
+	size_t pos = 0;
+	char *val = NULL;
+	size_t valcap = 0;
+
+	for (;;) {
+		nghttp2_nv nv;
+		int flags = 0;
+		ssize_t rv = nghttp2_hd_inflate_hd2(d->inflater, &nv, &flags, b->buf + pos,
+						    b->len - pos, 1);
+		size_t start = pos;
+
+		if (rv < 0) {
+			free(val);
+			return false;
+		}
+		pos += rv;
+		if (flags & NGHTTP2_HD_INFLATE_EMIT) {
+			const char *name = (const char *)nv.name;
+
+			if (nv.valuelen + 1 > valcap) {
+				char *n = realloc(val, nv.valuelen + 1);
+
+				if (!n)
+					break;
+				val = n;
+				valcap = nv.valuelen + 1;
+			}
+			memcpy(val, nv.value, nv.valuelen);
+			val[nv.valuelen] = '\0';
+			if (redact && redact_header_value(name, nv.namelen, val, nv.valuelen))
+				hpack_mask_value(c, b, start, pos);
+			if (nv.namelen == 7 && !memcmp(name, ":method", 7))
+				copy_str(h->method, sizeof(h->method), val, nv.valuelen);
+			else if (nv.namelen == 5 && !memcmp(name, ":path", 5))
+				copy_str(h->path, sizeof(h->path), val, nv.valuelen);
+			else if (nv.namelen == 10 && !memcmp(name, ":authority", 10))
+				copy_str(h->authority, sizeof(h->authority), val, nv.valuelen);
+			else if (nv.namelen == 7 && !memcmp(name, ":status", 7))
+				copy_str(h->status, sizeof(h->status), val, nv.valuelen);
+			else if (nv.namelen == 14 && !memcmp(name, "content-length", 14))
+				h->content_length = strtoll(val, NULL, 10);
+			text_add(h, name, nv.namelen);
+			text_add(h, ": ", 2);
+			text_add(h, val, nv.valuelen);
+			text_add(h, "\r\n", 2);
+		}
+		if (flags & NGHTTP2_HD_INFLATE_FINAL) {
+			nghttp2_hd_inflate_end_headers(d->inflater);
+			break;
+		}
+		if (rv == 0 && !(flags & NGHTTP2_HD_INFLATE_EMIT))
+			break;
+	}
+	free(val);
+	return true;
+}
+
+static void h2_block_done(struct http_conn *c, struct h2_dir *d, int dir, uint64_t ts, bool redact,
+			  http_cb cb, void *ctx)
+{
+	struct h2_headers h = { .content_length = -1 };
+	struct http_msg m = { .version = 20, .dir = dir, .ts_ns = ts, .stream_id = d->block_sid };
+	struct req_info *req;
+
+	d->in_block = false;
+	if (!h2_inflate(c, d, redact, &h)) {
+		/* Its dynamic table is now unknown: nothing after this decodes. */
+		d->dead = true;
+		c->stats.hpack_errors++;
+		free(h.text);
+		return;
+	}
+	m.head = h.text ? h.text : "";
+	m.head_len = h.len;
+	m.body_len = d->block_end_stream ? 0 : h.content_length;
+	if (h.method[0]) {
+		if (c->client_dir < 0 && !d->block_push)
+			c->client_dir = dir;
+		m.kind = HTTP_REQUEST;
+		m.method = h.method;
+		m.path = h.path;
+		m.authority = h.authority;
+		req_set(req_add(c, m.stream_id), m.stream_id, ts, h.method, h.path, h.authority);
+		cb(ctx, &m);
+	} else if (h.status[0]) {
+		m.kind = HTTP_RESPONSE;
+		m.status = atoi(h.status);
+		req = req_find(c, m.stream_id);
+		m.method = req ? req->method : "";
+		m.path = req ? req->path : "";
+		m.authority = req ? req->authority : "";
+		if (req && ts >= req->ts) {
+			m.has_latency = true;
+			m.latency_ns = ts - req->ts;
+		}
+		cb(ctx, &m);
+		if (req && m.status >= 200)
+			req->used = false;
+	}
+	/* Neither: trailers, nothing to say. */
+	free(h.text);
+}
+
+static void h2_frame_done(struct http_conn *c, struct h2_dir *d, int dir, uint64_t ts, bool redact,
+			  http_cb cb, void *ctx)
+{
+	const uint8_t *p = d->frame.buf;
+	size_t off = 0, end = d->flen, pad = 0;
+
+	switch (d->ftype) {
+	case NGHTTP2_HEADERS:
+	case NGHTTP2_PUSH_PROMISE:
+		if (d->fflags & NGHTTP2_FLAG_PADDED) {
+			if (end < 1)
+				goto bad;
+			pad = p[0];
+			off = 1;
+		}
+		if (d->ftype == NGHTTP2_HEADERS && (d->fflags & NGHTTP2_FLAG_PRIORITY))
+			off += 5;
+		d->block_push = d->ftype == NGHTTP2_PUSH_PROMISE;
+		d->block_sid = d->fsid;
+		if (d->block_push) {
+			if (off + 4 > end)
+				goto bad;
+			d->block_sid = be32(p + off) & 0x7fffffff;
+			off += 4;
+		}
+		if (off + pad > end)
+			goto bad;
+		end -= pad;
+		segbuf_reset(&d->block);
+		d->in_block = true;
+		d->block_end_stream =
+			d->ftype == NGHTTP2_HEADERS && (d->fflags & NGHTTP2_FLAG_END_STREAM);
+		break;
+	case NGHTTP2_CONTINUATION:
+		if (!d->in_block)
+			goto bad;
+		break;
+	case NGHTTP2_RST_STREAM: {
+		struct req_info *r = req_find(c, d->fsid);
+
+		if (r)
+			r->used = false;
+		return;
+	}
+	default:
+		return;
+	}
+	if (segbuf_append_from(&d->block, &d->frame, off, end - off, H2_MAX_BLOCK))
+		goto bad;
+	if (d->fflags & NGHTTP2_FLAG_END_HEADERS)
+		h2_block_done(c, d, dir, ts, redact, cb, ctx);
+	return;
+bad:
+	d->dead = true;
+	c->stats.parse_errors++;
+}
+
+static bool h2_carries_headers(uint8_t type)
+{
+	return type == NGHTTP2_HEADERS || type == NGHTTP2_PUSH_PROMISE ||
+	       type == NGHTTP2_CONTINUATION || type == NGHTTP2_RST_STREAM;
+}
+
+static void h2_feed(struct http_conn *c, int dir, uint8_t *data, size_t len, uint64_t ts,
+		    bool redact, http_cb cb, void *ctx)
+{
+	struct h2_dir *d = &c->h2[dir];
+
+	if (!d->inflater && nghttp2_hd_inflate_new(&d->inflater))
+		d->dead = true;
+	while (len && !d->dead) {
+		if (d->preface_left) {
+			size_t n = len < d->preface_left ? len : d->preface_left;
+
+			if (memcmp(data, h2_preface + H2_PREFACE_LEN - d->preface_left, n))
+				goto bad;
+			d->preface_left -= n;
+			data += n;
+			len -= n;
+			continue;
+		}
+		if (d->fh_len < 9) {
+			size_t n = 9 - d->fh_len < len ? 9 - d->fh_len : len;
+
+			memcpy(d->fh + d->fh_len, data, n);
+			d->fh_len += n;
+			data += n;
+			len -= n;
+			if (d->fh_len < 9)
+				break;
+			d->flen = (uint32_t)d->fh[0] << 16 | (uint32_t)d->fh[1] << 8 | d->fh[2];
+			d->ftype = d->fh[3];
+			d->fflags = d->fh[4];
+			d->fsid = be32(d->fh + 5) & 0x7fffffff;
+			d->fgot = 0;
+			segbuf_reset(&d->frame);
+			/* A continuation of something else is a broken stream. */
+			if (d->in_block && d->ftype != NGHTTP2_CONTINUATION)
+				goto bad;
+		}
+		if (d->fgot < d->flen) {
+			size_t n = d->flen - d->fgot < len ? d->flen - d->fgot : len;
+
+			if (h2_carries_headers(d->ftype) &&
+			    segbuf_append(&d->frame, data, n, H2_MAX_BLOCK))
+				goto bad;
+			d->fgot += n;
+			data += n;
+			len -= n;
+		}
+		if (d->fgot == d->flen) {
+			h2_frame_done(c, d, dir, ts, redact, cb, ctx);
+			d->fh_len = 0;
+		}
+	}
+	/* The caller's buffer is gone after this call. */
+	segbuf_forget(&d->frame);
+	segbuf_forget(&d->block);
+	return;
+bad:
+	d->dead = true;
+	c->stats.parse_errors++;
+	segbuf_forget(&d->frame);
+	segbuf_forget(&d->block);
+}
+
+/* --- the connection ------------------------------------------------------ */
+
+struct http_conn *http_conn_new(void)
+{
+	struct http_conn *c = calloc(1, sizeof(struct http_conn));
+
+	if (c)
+		c->client_dir = -1;
+	return c;
+}
+
+void http_conn_free(struct http_conn *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < 2; i++) {
+		free(c->h1[i].head);
+		segbuf_free(&c->h2[i].frame);
+		segbuf_free(&c->h2[i].block);
+		if (c->h2[i].inflater)
+			nghttp2_hd_inflate_del(c->h2[i].inflater);
+	}
+	free(c);
+}
+
+/* A SETTINGS frame on stream 0: how an HTTP/2 server speaks first. */
+static bool looks_like_settings(const uint8_t *p, size_t len)
+{
+	uint32_t flen;
+
+	if (len < 9)
+		return false;
+	flen = (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+	return p[3] == NGHTTP2_SETTINGS && (p[4] & ~1) == 0 && flen % 6 == 0 && flen <= 16384 &&
+	       be32(p + 5) == 0;
+}
+
+void http_conn_feed(struct http_conn *c, int dir, uint8_t *data, size_t len, uint64_t ts_ns,
+		    bool redact, http_cb cb, void *ctx)
+{
+	if (!len || dir < 0 || dir > 1)
+		return;
+	if (!c->started[dir]) {
+		bool preface =
+			!memcmp(data, h2_preface, len < H2_PREFACE_LEN ? len : H2_PREFACE_LEN);
+
+		c->started[dir] = true;
+		if (preface) {
+			c->client_dir = dir;
+			c->mode = MODE_H2;
+			c->h2[dir].preface_left = H2_PREFACE_LEN;
+		} else if (c->mode == MODE_UNKNOWN) {
+			c->mode = looks_like_settings(data, len) ? MODE_H2 : MODE_H1;
+		}
+	}
+	if (c->mode == MODE_H2)
+		h2_feed(c, dir, data, len, ts_ns, redact, cb, ctx);
+	else
+		h1_feed(c, dir, data, len, ts_ns, redact, cb, ctx);
+}
+
+int http_conn_client_dir(const struct http_conn *c)
+{
+	return c->client_dir;
+}
+
+bool http_conn_is_h2(const struct http_conn *c)
+{
+	return c->mode == MODE_H2;
+}
+
+const struct http_stats *http_conn_stats(const struct http_conn *c)
+{
+	return &c->stats;
+}

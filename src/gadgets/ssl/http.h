@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * HTTP/1.x and HTTP/2 decoding of one connection's plaintext, both
+ * directions, fed in call order.
+ *
+ * HTTP/1: request and status lines, headers, body length (Content-Length,
+ * chunked, or until close); keep-alive and pipelining (responses are paired
+ * with requests in order).  HTTP/2: the client preface or a first SETTINGS
+ * frame switch the connection to HTTP/2; frames are reassembled per
+ * direction and HEADERS/CONTINUATION/PUSH_PROMISE blocks are decoded with
+ * libnghttp2's HPACK inflater, one per direction, fed every block in stream
+ * order (its dynamic table depends on all of them).
+ */
+#ifndef LOUPE_SSL_HTTP_H
+#define LOUPE_SSL_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum http_kind {
+	HTTP_REQUEST,
+	HTTP_RESPONSE,
+};
+
+struct http_msg {
+	enum http_kind kind;
+	int version;	    /* 10, 11 or 20 */
+	int dir;	    /* the direction it travelled in, as fed */
+	uint32_t stream_id; /* HTTP/2 stream; HTTP/1: 1, 2, ... per connection */
+	const char *method; /* "" when unknown (a response whose request was not seen) */
+	const char *path;
+	const char *authority; /* :authority or Host */
+	int status;	       /* responses */
+	bool has_latency;
+	uint64_t latency_ns; /* response: from its request */
+	int64_t body_len;    /* -1 when unknown (HTTP/2: from content-length) */
+	bool chunked;
+	uint64_t ts_ns; /* when the head was complete (as fed) */
+	/* The head as text: HTTP/1 as received, HTTP/2 as "name: value\r\n" lines. */
+	const char *head;
+	size_t head_len;
+};
+
+typedef void (*http_cb)(void *ctx, const struct http_msg *m);
+
+/* Problems seen, for the statistics. */
+struct http_stats {
+	uint64_t hpack_errors; /* header block the inflater refused: direction abandoned */
+	uint64_t parse_errors; /* not HTTP, or a malformed message: direction abandoned */
+	uint64_t late_masks;   /* secrets in bytes already emitted (split across calls) */
+};
+
+struct http_conn;
+
+struct http_conn *http_conn_new(void);
+void http_conn_free(struct http_conn *c);
+
+/*
+ * Feed bytes that moved in direction dir (0 or 1) at ts_ns.  Complete
+ * messages go to cb.  With redact, HTTP/2 header values that redact.h calls
+ * secret are masked in data itself (HPACK literals, length kept), and in
+ * the decoded heads handed to cb.
+ */
+void http_conn_feed(struct http_conn *c, int dir, uint8_t *data, size_t len, uint64_t ts_ns,
+		    bool redact, http_cb cb, void *ctx);
+
+/*
+ * The direction the client speaks in (where the HTTP/2 preface or the first
+ * request went), or -1 while unknown.
+ */
+int http_conn_client_dir(const struct http_conn *c);
+
+/* The connection is HTTP/2 (known after its preface or first SETTINGS). */
+bool http_conn_is_h2(const struct http_conn *c);
+const struct http_stats *http_conn_stats(const struct http_conn *c);
+
+#endif /* LOUPE_SSL_HTTP_H */
