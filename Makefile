@@ -137,8 +137,10 @@ $(OUTPUT)/bench/empty_probes: bench/empty_probes.c $(OUTPUT)/bench/empty_probes.
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -I$(OUTPUT)/bench $< $(LDLIBS) -o $@
 
+# Benchmarks (root): the ssl capture cost, then the capability gadget's.
 bench: loupe bench-tools
-	$(Q)bench/run.sh
+	$(Q)bench/ssl_bench.py --rounds 5
+	$(Q)bench/capabilities/run.sh 5
 
 format:
 	$(Q)clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'bench/*.c' | grep -v vmlinux.h)

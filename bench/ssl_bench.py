@@ -7,6 +7,8 @@ falls on all of them alike:
   floor     empty BPF programs on the same hooks (bench/empty_probes.c)
   loupe     loupe trace ssl, full data capture, JSON written to a file
 Also: loupe's peak RSS, its start-to-ready time, and its lost counter.
+The JSON file is removed and the page cache synced after each loupe run, so
+that disk writeback of one round cannot stall the next.
 
     sudo bench/ssl_bench.py [--rounds 5]      (make bench runs it)
 Prints a markdown table for docs/performance.md.
@@ -82,6 +84,10 @@ def main():
             ready.append(t)
             res[size]["loupe"].append(loop(size, iters))
             hwm, st = stop_loupe(p)
+            # Start every round with clean page cache: writeback of an earlier
+            # round's output must not stall this one's writer.
+            os.unlink(os.path.join(tmp, "out.json"))
+            os.sync()
             rss.append(hwm)
             lost += st["lost"]
             events += st["events"]

@@ -108,6 +108,23 @@ static void init_json_plain(void)
 }
 
 /*
+ * True when none of the eight bytes needs escaping: no byte below 0x20, none
+ * at or above 0x7f, no '"' and no '\\' (the classic has-zero-byte tricks).
+ */
+static inline bool word_is_plain(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	uint64_t below_20 = (w - ones * 0x20) & ~w;
+	uint64_t at_least_7f = w + ones * 0x01;	/* 0x7f..0xff all reach the high bit */
+	uint64_t quote = w ^ (ones * '"'), bslash = w ^ (ones * '\\');
+
+	at_least_7f = (at_least_7f | w);
+	quote = (quote - ones) & ~quote;
+	bslash = (bslash - ones) & ~bslash;
+	return !((below_20 | at_least_7f | quote | bslash) & highs);
+}
+
+/*
  * JSON string whose decoding, encoded back as latin-1, is exactly the input:
  * printable ASCII stands as itself, everything else is \u00XX.  Escaped into
  * one buffer and written once: a payload can be megabytes.
@@ -132,9 +149,23 @@ void json_write_string(FILE *fp, const void *data, size_t len)
 		cap = need;
 	}
 	buf[o++] = '"';
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = p[i];
+	for (size_t i = 0; i < len;) {
+		unsigned char c;
 
+		/* Eight plain bytes at a time: payloads are mostly text. */
+		while (i + 8 <= len) {
+			uint64_t w;
+
+			memcpy(&w, p + i, 8);
+			if (!word_is_plain(w))
+				break;
+			memcpy(buf + o, &w, 8);
+			o += 8;
+			i += 8;
+		}
+		if (i >= len)
+			break;
+		c = p[i++];
 		if (json_plain[c]) {
 			buf[o++] = c;
 		} else if (c == '"' || c == '\\') {

@@ -66,6 +66,33 @@ static void test_json_every_byte_round_trips(void **state)
 	free(buf);
 }
 
+/* The word-at-a-time path must agree with a byte-at-a-time reference. */
+static void test_json_matches_reference(void **state)
+{
+	static unsigned char in[4096], out[4096];
+	uint64_t x = 88172645463325252ULL;
+
+	for (int round = 0; round < 200; round++) {
+		char *buf = NULL;
+		size_t len = 0, outlen = 0, n = 1 + round * 7 % 4000;
+		FILE *fp = open_memstream(&buf, &len);
+
+		for (size_t i = 0; i < n; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			/* Mostly text with a few specials, then pure random rounds. */
+			in[i] = round < 100 ? (x % 10 ? 0x20 + x % 95 : x >> 56) : x >> 56;
+		}
+		json_write_string(fp, in, n);
+		fclose(fp);
+		assert_int_equal(json_decode(buf, len, out, &outlen), 0);
+		assert_int_equal(outlen, n);
+		assert_memory_equal(in, out, n);
+		free(buf);
+	}
+}
+
 static void test_json_forms(void **state)
 {
 	char *buf = NULL;
@@ -208,6 +235,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_every_byte_round_trips),
+		cmocka_unit_test(test_json_matches_reference),
 		cmocka_unit_test(test_json_forms),
 		cmocka_unit_test(test_text_escape),
 		cmocka_unit_test(test_columns),
