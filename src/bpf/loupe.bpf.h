@@ -126,6 +126,37 @@ static __always_inline void loupe_fill_proc(struct loupe_proc *p)
 	bpf_get_current_comm(p->comm, sizeof(p->comm));
 }
 
+#define LOUPE_S_IFMT   0170000
+#define LOUPE_S_IFSOCK 0140000
+
+/* The open file behind descriptor fd of task, or NULL. */
+static __always_inline struct file *loupe_task_file(struct task_struct *task, long fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds, *file = NULL;
+
+	if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd])) {
+		loupe_count(LOUPE_CNT_READ_FAULT);
+		return NULL;
+	}
+	return file;
+}
+
+/* The socket behind descriptor fd of the current task, or NULL if it is not one. */
+static __always_inline struct sock *loupe_fd_sock(long fd)
+{
+	struct file *file = loupe_task_file((struct task_struct *)bpf_get_current_task(), fd);
+	struct socket *sock;
+
+	if (!file || (BPF_CORE_READ(file, f_inode, i_mode) & LOUPE_S_IFMT) != LOUPE_S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
+
 /* Reserve a record; a full ring buffer is counted, never silent. */
 static __always_inline void *loupe_reserve(__u64 size)
 {

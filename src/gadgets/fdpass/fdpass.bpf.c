@@ -107,19 +107,6 @@ static __always_inline void count_n(__u32 counter, __u64 n)
 		*v += n;
 }
 
-static __always_inline struct file *fd_to_file(struct task_struct *task, __s32 fd)
-{
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **arr;
-	struct file *f = NULL;
-
-	if (fd < 0 || !fdt || (__u32)fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	arr = BPF_CORE_READ(fdt, fd);
-	bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
-	return f;
-}
-
 /*
  * Read one message's control data from user memory and append its SCM_RIGHTS
  * descriptors to the per-CPU set.  Global: verified once, whoever calls it.
@@ -199,7 +186,7 @@ static __always_inline struct scratch *set_begin(__s32 sockfd)
 static __always_inline void set_resolve(struct scratch *sc)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct file *sock = fd_to_file(task, sc->set.sockfd);
+	struct file *sock = loupe_task_file(task, sc->set.sockfd);
 	__u32 i;
 
 	if (sock)
@@ -207,7 +194,7 @@ static __always_inline void set_resolve(struct scratch *sc)
 	for (i = 0; i < FDPASS_MAX_FDS; i++) {
 		if (i >= sc->set.nfds)
 			break;
-		sc->set.files[i] = (__u64)fd_to_file(task, sc->set.fds[i]);
+		sc->set.files[i] = (__u64)loupe_task_file(task, sc->set.fds[i]);
 	}
 }
 

@@ -116,30 +116,13 @@ struct {
 	__type(value, struct ssl_hs_call);
 } ssl_hs_context SEC(".maps");
 
-#define LOUPE_S_IFMT 0170000
-#define LOUPE_S_IFSOCK 0140000
 #define LOUPE_AF_INET 2
 #define LOUPE_AF_INET6 10
 
 static __always_inline int sock_of_fd(__u32 fd, struct ssl_sock *out)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds, *file = NULL;
-	struct socket *sock;
-	struct sock *sk;
-	umode_t mode;
+	struct sock *sk = loupe_fd_sock(fd);
 
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return -1;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return -1;
-	mode = BPF_CORE_READ(file, f_inode, i_mode);
-	if ((mode & LOUPE_S_IFMT) != LOUPE_S_IFSOCK)
-		return -1;
-	sock = BPF_CORE_READ(file, private_data);
-	sk = BPF_CORE_READ(sock, sk);
 	if (!sk)
 		return -1;
 	out->fd = fd;

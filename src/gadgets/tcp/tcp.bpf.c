@@ -15,8 +15,6 @@
 
 #define AF_INET 2
 #define AF_INET6 10
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
 #define ECONNABORTED 103
 #define EISCONN 106
 #define EALREADY 114
@@ -82,31 +80,6 @@ const volatile __u16 filter_port = 0;	/* either end, 0 = any */
 static __always_inline __u32 current_tid(void)
 {
 	return (__u32)bpf_get_current_pid_tgid();
-}
-
-/* The socket behind fd in the current task, or NULL if fd is not a socket. */
-static __always_inline struct sock *sock_from_fd(long fd)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds, *file = NULL;
-	struct socket *sock;
-	umode_t mode;
-
-	if (!fdt || fd < 0 || fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd])) {
-		loupe_count(LOUPE_CNT_READ_FAULT);
-		return NULL;
-	}
-	if (!file)
-		return NULL;
-	mode = BPF_CORE_READ(file, f_inode, i_mode);
-	if ((mode & S_IFMT) != S_IFSOCK)
-		return NULL;
-	sock = BPF_CORE_READ(file, private_data);
-	return sock ? BPF_CORE_READ(sock, sk) : NULL;
 }
 
 static __always_inline __u16 sk_family(struct sock *sk)
@@ -415,7 +388,7 @@ static __always_inline int enter_call(__u8 op, long fd, const void *uaddr, long 
 
 	if (loupe_discard_current())
 		return 0;
-	sk = sock_from_fd(fd);
+	sk = loupe_fd_sock(fd);
 	if (!sk || !sk_wanted(sk))
 		return 0;
 	ctx.fd = fd;
@@ -535,7 +508,7 @@ static __always_inline int exit_accept(struct trace_event_raw_sys_exit *args)
 			goto out;
 		listen_fd = -1;
 	}
-	sk = sock_from_fd(ret);
+	sk = loupe_fd_sock(ret);
 	if (!sk || !sk_wanted(sk))
 		goto out;
 	e = event_new(sk, TCP_EV_ACCEPT);
