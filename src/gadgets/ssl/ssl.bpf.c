@@ -672,17 +672,11 @@ CRYPTO_PROBES(EVP_DigestSignFinal, SSL_OP_EVP_DIGESTSIGNFINAL)
 CRYPTO_PROBES(EVP_DigestVerify, SSL_OP_EVP_DIGESTVERIFY)
 CRYPTO_PROBES(EVP_DigestVerifyFinal, SSL_OP_EVP_DIGESTVERIFYFINAL)
 
-/* --- new processes ------------------------------------------------------------- */
-
-/* A small record so user space looks at the new image and its libraries. */
-SEC("tracepoint/sched/sched_process_exec")
-int trace_sched_process_exec(void *ctx)
+/* A record without data (an exec, a verification event), for a traced thread. */
+static __always_inline int emit_meta(__u32 op, __u32 lib, __u64 conn, __s64 val, bool with_sock)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct ssl_record *r;
 
-	/* The old image's libssl3.so is gone with it. */
-	bpf_map_delete_elem(&nss_ranges, &tgid);
 	if (loupe_discard_current())
 		return 0;
 	r = loupe_reserve(sizeof(*r));
@@ -691,11 +685,28 @@ int trace_sched_process_exec(void *ctx)
 	__builtin_memset(r, 0, sizeof(*r));
 	loupe_fill_proc(&r->proc);
 	r->call_id = r->proc.ts_ns;
-	r->conn = r->proc.pid;
-	r->op = SSL_OP_EXEC;
+	r->conn = conn;
+	r->ret = val;
+	r->op = op;
+	r->lib = lib;
 	r->flags = SSL_F_LAST;
+	if (with_sock)
+		fill_sock(&r->sock, conn);
 	loupe_submit(r);
 	return 0;
+}
+
+/* --- new processes ------------------------------------------------------------- */
+
+/* A small record so user space looks at the new image and its libraries. */
+SEC("tracepoint/sched/sched_process_exec")
+int trace_sched_process_exec(void *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	/* The old image's libssl3.so is gone with it. */
+	bpf_map_delete_elem(&nss_ranges, &tgid);
+	return emit_meta(SSL_OP_EXEC, 0, tgid, 0, false);
 }
 
 /* --- handshakes without events: endpoints learned early ------------------------ */
@@ -747,39 +758,17 @@ struct {
 	__type(value, struct verify_call);
 } verify_context SEC(".maps");
 
-static __always_inline int emit_verify(__u32 op, __u32 lib, __u64 conn, __s64 val)
-{
-	struct ssl_record *r;
-
-	if (loupe_discard_current())
-		return 0;
-	r = loupe_reserve(sizeof(*r));
-	if (!r)
-		return 0;
-	__builtin_memset(r, 0, sizeof(*r));
-	loupe_fill_proc(&r->proc);
-	r->call_id = r->proc.ts_ns;
-	r->conn = conn;
-	r->ret = val;
-	r->op = op;
-	r->lib = lib;
-	r->flags = SSL_F_LAST;
-	fill_sock(&r->sock, conn);
-	loupe_submit(r);
-	return 0;
-}
-
 /* void SSL_CTX_set_verify(SSL_CTX *ctx, int mode, SSL_verify_cb cb); SSL_set_verify alike */
 SEC("uprobe")
 int BPF_KPROBE(trace_uprobe_libssl_SSL_CTX_set_verify, void *ctx_, int mode)
 {
-	return mode == 0 ? emit_verify(SSL_OP_CTX_SET_VERIFY, SSL_LIB_OPENSSL, (__u64)ctx_, 0) : 0;
+	return mode == 0 ? emit_meta(SSL_OP_CTX_SET_VERIFY, SSL_LIB_OPENSSL, (__u64)ctx_, 0, true) : 0;
 }
 
 SEC("uprobe")
 int BPF_KPROBE(trace_uprobe_libssl_SSL_set_verify, void *ssl, int mode)
 {
-	return mode == 0 ? emit_verify(SSL_OP_SET_VERIFY, SSL_LIB_OPENSSL, (__u64)ssl, 0) : 0;
+	return mode == 0 ? emit_meta(SSL_OP_SET_VERIFY, SSL_LIB_OPENSSL, (__u64)ssl, 0, true) : 0;
 }
 
 static __always_inline int verify_enter(const void *conn, const void *status)
@@ -820,7 +809,7 @@ int BPF_KRETPROBE(trace_uretprobe_libssl_SSL_get_verify_result)
 
 	if (!verify_take(&v) || ret == 0) /* X509_V_OK */
 		return 0;
-	return emit_verify(SSL_OP_VERIFY_RESULT, SSL_LIB_OPENSSL, v.conn, ret);
+	return emit_meta(SSL_OP_VERIFY_RESULT, SSL_LIB_OPENSSL, v.conn, ret, true);
 }
 
 /* int gnutls_certificate_verify_peers2(gnutls_session_t, unsigned int *status) */
@@ -849,7 +838,7 @@ static __always_inline int gnutls_verify_exit(struct pt_regs *ctx, __u32 op)
 		loupe_count(LOUPE_CNT_READ_FAULT);
 		return 0;
 	}
-	return status ? emit_verify(op, SSL_LIB_GNUTLS, v.conn, status) : 0;
+	return status ? emit_meta(op, SSL_LIB_GNUTLS, v.conn, status, true) : 0;
 }
 
 SEC("uretprobe")
