@@ -93,9 +93,11 @@ finish() {
 }
 
 # A TCP port free on this machine (the host runs other tests at once).
+# A port below the ephemeral range (32768 up), used by no socket in any state:
+# a client's local port there would make the server's bind fail.
 free_port() {
-	p=$((20000 + ($$ * 7 + ${1:-0}) % 30000))
-	while netstat -ltn 2>/dev/null | grep -q ":$p "; do
+	p=$((20000 + ($$ * 7 + ${1:-0}) % 12000))
+	while netstat -tan 2>/dev/null | grep -q ":$p "; do
 		p=$((p + 1))
 	done
 	echo "$p"

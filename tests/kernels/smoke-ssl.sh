@@ -12,10 +12,12 @@ openssl s_server -www -quiet -accept "127.0.0.1:$port" -cert "$KT/cert.pem" \
 	-key "$KT/key.pem" >"$W/s_server.out" 2>&1 &
 srv=$!
 i=0
-while ! netstat -ltn | grep -q ":$port " && [ $i -lt 300 ]; do
+while ! netstat -ltn | grep -q ":$port " && [ $i -lt 300 ] && kill -0 $srv 2>/dev/null; do
 	sleep 0.1
 	i=$((i + 1))
 done
+# A server that did not start says why.
+kill -0 $srv 2>/dev/null || { echo "s_server exited:"; cat "$W/s_server.out"; }
 printf '%s\r\n\r\n' "$req" | timeout 60 openssl s_client -quiet -connect "127.0.0.1:$port" \
 	>"$W/s_client.out" 2>&1
 check "s_client got the status page" grep -q 'HTTP/1.0 200 ok' "$W/s_client.out"
