@@ -1,10 +1,12 @@
 #!/bin/sh
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 # tcp: a connect, its accept, both closes, and a refused connect (busybox nc).
+# $1: a hook to force (--hook tp_btf|tracepoint), empty for the default choice.
 . "$(dirname "$0")/lib.sh"
 
 port=$(free_port 1)
-start_loupe tcp tcp --port "$port" || exit 1
+set -- --port "$port" ${1:+--hook "$1"}
+start_loupe tcp tcp "$@" || exit 1
 nc -l -p "$port" 127.0.0.1 >"$W/nc-server.out" &
 srv=$!
 # Wait for the listener instead of sleeping a fixed time.

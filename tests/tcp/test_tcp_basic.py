@@ -34,10 +34,12 @@ def ep(family, port):
     return f"[::1]:{port}" if family == "6" else f"127.0.0.1:{port}"
 
 
-# --- a whole conversation, IPv4 then IPv6 ------------------------------------
-for family in ("4", "6"):
+# --- a whole conversation, IPv4 then IPv6, on each state-change hook ----------
+# The classic tracepoint is the fallback for kernels without BTF: forced here so
+# it is proven on this kernel too.
+for hook, family in ((None, "4"), (None, "6"), ("tracepoint", "4"), ("tracepoint", "6")):
     port = free_port()
-    lp = Loupe(["trace", "tcp", "--port", str(port)])
+    lp = Loupe(["trace", "tcp", "--port", str(port)] + (["--hook", hook] if hook else []))
     conv = conversation(family, port)
     evs = wait_for(lp, lambda e: len(of_type(e, "close")) >= 2 and of_type(e, "accept") and
                    of_type(e, "connect"))
@@ -46,7 +48,7 @@ for family in ("4", "6"):
     cli, srv, acc = conv["cli"], conv["srv"], conv["acc"]
     sport = cli["sport"]
     conns, accs, closes = of_type(evs, "connect"), of_type(evs, "accept"), of_type(evs, "close")
-    tag = f"IPv{family}"
+    tag = f"IPv{family}" + (f" ({hook})" if hook else "")
     tap.eq(len(conns), 1, f"{tag}: one connect event")
     tap.eq(len(accs), 1, f"{tag}: one accept event")
     tap.eq(len(closes), 2, f"{tag}: two close events (one per end)")

@@ -21,6 +21,7 @@ struct tcp_state {
 	bool connect_only, accept_only, failure_only;
 	uint16_t family; /* AF_INET, AF_INET6 or 0 */
 	uint16_t port;
+	const char *hook;	/* --hook: NULL for the best available */
 };
 
 static const char *const type_names[TCP_EV_MAX] = {
@@ -70,6 +71,7 @@ static const struct gadget_option tcp_options[] = {
 	{ "failure-only", 0, NULL, "only failed connects" },
 	{ "family", 0, "4|6", "only IPv4 or only IPv6" },
 	{ "port", 0, "PORT", "only connections with this port at either end" },
+	{ "hook", 0, "NAME", "force tp_btf or tracepoint for state changes (default: best)" },
 	{},
 };
 
@@ -125,6 +127,12 @@ static int tcp_parse_option(struct session *s, const struct gadget_option *opt, 
 		if ((err = parse_u64("--port", arg, 1, 65535, &v)))
 			return err;
 		st->port = v;
+	} else if (!strcmp(opt->name, "hook")) {
+		if (strcmp(arg, "tp_btf") && strcmp(arg, "tracepoint")) {
+			loupe_err("--hook: '%s' is not one of tp_btf, tracepoint", arg);
+			return EXIT_USAGE;
+		}
+		st->hook = arg;
 	}
 	if (st->accept_only && (st->connect_only || st->failure_only)) {
 		loupe_err("--accept-only cannot be combined with --connect-only or --failure-only "
@@ -155,7 +163,11 @@ static struct bpf_object *tcp_open(struct session *s)
 	struct tcp_bpf *skel;
 	bool btf;
 
-	btf = use_tp_btf();
+	btf = st->hook ? !strcmp(st->hook, "tp_btf") : use_tp_btf();
+	if (btf && !use_tp_btf()) {
+		loupe_err("--hook tp_btf: this kernel has no BTF for inet_sock_set_state");
+		return NULL;
+	}
 	if (!btf && !feature_tracepoint("sock", "inet_sock_set_state")) {
 		loupe_err("this kernel has no sock/inet_sock_set_state tracepoint (Linux 4.16 or "
 			  "later is needed)");
