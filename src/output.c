@@ -266,7 +266,7 @@ void format_duration(char *buf, size_t len, uint64_t ns)
 
 static int64_t boot_to_real_ns;
 
-static int64_t clock_ns(clockid_t id)
+int64_t loupe_clock_ns(clockid_t id)
 {
 	struct timespec ts;
 
@@ -277,7 +277,17 @@ static int64_t clock_ns(clockid_t id)
 void boot_clock_init(void)
 {
 	/* Events carry CLOCK_BOOTTIME; the offset to wall-clock is fixed for a run. */
-	boot_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+	boot_to_real_ns = loupe_clock_ns(CLOCK_REALTIME) - loupe_clock_ns(CLOCK_BOOTTIME);
+}
+
+int64_t boot_to_wall_ns(uint64_t boot_ns)
+{
+	return (int64_t)boot_ns + boot_to_real_ns;
+}
+
+double loupe_now_s(void)
+{
+	return loupe_clock_ns(CLOCK_MONOTONIC) / 1e9;
 }
 
 static void format_time(char *buf, size_t len, uint64_t boot_ns, bool iso)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include "bpf/loupe_types.h"
 
@@ -125,5 +126,9 @@ const char *uid_name(uint32_t uid);
 const char *gid_name(uint32_t gid);
 const char *errno_name(int err);	/* "ECONNREFUSED", or NULL */
 void boot_clock_init(void);
+/* Event time (CLOCK_BOOTTIME ns) as wall-clock ns; boot_clock_init() first. */
+int64_t boot_to_wall_ns(uint64_t boot_ns);
+int64_t loupe_clock_ns(clockid_t id);
+double loupe_now_s(void);	/* CLOCK_MONOTONIC, for intervals */
 
 #endif /* LOUPE_OUTPUT_H */

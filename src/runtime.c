@@ -27,6 +27,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
+#include "grow.h"
 #include "audit.h"
 #include "kfeatures.h"
 #include "minbtf.h"
@@ -312,15 +313,8 @@ static bool have_privileges(void)
 
 int session_add_link(struct session *s, struct bpf_link *link)
 {
-	if (s->nr_links == s->cap_links) {
-		size_t cap = s->cap_links ? s->cap_links * 2 : 16;
-		struct bpf_link **l = realloc(s->links, cap * sizeof(*l));
-
-		if (!l)
-			return -ENOMEM;
-		s->links = l;
-		s->cap_links = cap;
-	}
+	if (grow(&s->links, &s->cap_links, s->nr_links + 1, sizeof(*s->links), 16))
+		return -ENOMEM;
 	s->links[s->nr_links++] = link;
 	return 0;
 }
@@ -436,13 +430,6 @@ static int ringbuf_cb(void *ctx, void *data, size_t size)
 	return s->gadget->handle(s, data, size);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static const char *const base_counter_names[LOUPE_CNT_GADGET] = {
 	[LOUPE_CNT_RINGBUF_LOST] = "lost",
@@ -885,7 +872,7 @@ static int run_gadget(const struct gadget *g, int argc, char **argv)
 	fprintf(stderr, "loupe: ready: tracing %s with %zu links, Ctrl-C to stop\n", g->name,
 		s->nr_links);
 
-	start = last_check = now_s();
+	start = last_check = loupe_now_s();
 	end = s->timeout_s > 0 ? start + s->timeout_s : 0;
 	while (!exiting) {
 		double t;
@@ -905,7 +892,7 @@ static int run_gadget(const struct gadget *g, int argc, char **argv)
 			loupe_err("writing events failed: %s", strerror(errno));
 			break;
 		}
-		t = now_s();
+		t = loupe_now_s();
 		if (end && t >= end)
 			break;
 		if (t - last_check >= 1.0) {
@@ -919,7 +906,7 @@ static int run_gadget(const struct gadget *g, int argc, char **argv)
 			last_check = t;
 		}
 	}
-	elapsed = now_s() - start;	/* before detaching, which can take a while */
+	elapsed = loupe_now_s() - start;	/* before detaching, which can take a while */
 	/* Detach first, then drain: nothing new arrives while we empty the buffer. */
 	for (size_t i = 0; i < s->nr_links; i++)
 		bpf_link__destroy(s->links[i]);

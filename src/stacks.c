@@ -12,6 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "grow.h"
+#include "output.h"
 #include "stacks.h"
 
 /* --- a string pool: one allocation for thousands of names ------------------ */
@@ -26,18 +28,8 @@ static size_t pool_add(struct pool *p, const char *s, size_t n)
 {
 	size_t off = p->len;
 
-	if (p->len + n + 1 > p->cap) {
-		size_t cap = p->cap ? p->cap * 2 : 65536;
-		char *b;
-
-		while (cap < p->len + n + 1)
-			cap *= 2;
-		b = realloc(p->buf, cap);
-		if (!b)
-			return (size_t)-1;
-		p->buf = b;
-		p->cap = cap;
-	}
+	if (grow(&p->buf, &p->cap, p->len + n + 1, 1, 65536))
+		return (size_t)-1;
 	memcpy(p->buf + off, s, n);
 	p->buf[off + n] = '\0';
 	p->len += n + 1;
@@ -370,13 +362,6 @@ struct usyms {
 	struct elf_file *files;
 };
 
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 struct usyms *usyms_new(void)
 {
@@ -417,7 +402,7 @@ static int proc_maps_read(struct proc_maps *p, pid_t pid)
 	if (!fp)
 		return -errno;
 	p->pid = pid;
-	p->loaded = mono_now();
+	p->loaded = loupe_now_s();
 	while (getline(&line, &linecap, fp) > 0) {
 		unsigned long long start, end, off, ino;
 		unsigned int maj, min;
@@ -454,7 +439,7 @@ static int proc_maps_read(struct proc_maps *p, pid_t pid)
 
 static struct proc_maps *proc_get(struct usyms *us, pid_t pid, bool reload)
 {
-	double now = mono_now();
+	double now = loupe_now_s();
 	struct proc_maps *p;
 
 	for (size_t i = 0; i < PROC_CACHE; i++) {

@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 
 #include "gadget.h"
+#include "grow.h"
 #include "uprobe.h"
 
 int lib_list_add(struct lib_list *l, const char *path)
@@ -29,15 +30,8 @@ int lib_list_add(struct lib_list *l, const char *path)
 	for (int i = 0; i < l->n; i++)
 		if (l->v[i].dev == st.st_dev && l->v[i].ino == st.st_ino)
 			return 1;
-	if (l->n == l->cap) {
-		int cap = l->cap ? l->cap * 2 : 8;
-		struct lib_entry *v = realloc(l->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (grow(&l->v, &l->cap, l->n + 1, sizeof(*l->v), 8))
+		return -ENOMEM;
 	memset(&l->v[l->n], 0, sizeof(l->v[l->n]));
 	snprintf(l->v[l->n].path, sizeof(l->v[l->n].path), "%s", path);
 	l->v[l->n].dev = st.st_dev;

@@ -22,7 +22,8 @@ struct lib_list {
 		unsigned int kind;	 /* the caller's, e.g. what was found there */
 		unsigned long image_end; /* the caller's: end of the loaded image */
 	} * v;
-	int n, cap;
+	int n;
+	size_t cap;
 };
 
 /*

@@ -222,13 +222,6 @@ static int fdpass_attach(struct session *s)
 
 /* --- events ------------------------------------------------------------------------- */
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void emit(struct session *s, const struct fdpass_event *e, const char *file, size_t len)
 {
@@ -290,7 +283,7 @@ static bool held_lookup_peer(struct session *s, struct held *h)
 static void held_drain(struct session *s, bool all)
 {
 	struct fdpass_state *st = s->state;
-	double now = now_s(), wait = st->peer_wait_ms / 1000.0;
+	double now = loupe_now_s(), wait = st->peer_wait_ms / 1000.0;
 
 	while (st->n) {
 		struct held *h = &st->q[st->head];
@@ -317,7 +310,7 @@ static void held_push(struct session *s, const struct fdpass_event *e, const cha
 		h->file[len] = '\0';
 	}
 	h->file_len = h->file ? len : 0;
-	h->since = now_s();
+	h->since = loupe_now_s();
 	h->ready = ready;
 	st->n++;
 }

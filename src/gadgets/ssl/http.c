@@ -10,6 +10,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include "grow.h"
 #include "http.h"
 #include "redact.h"
 
@@ -153,27 +154,9 @@ static int segbuf_append(struct segbuf *b, uint8_t *p, size_t len, size_t max)
 		return 0;
 	if (b->len + len > max)
 		return -1;
-	if (b->len + len > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		uint8_t *n;
-
-		while (cap < b->len + len)
-			cap *= 2;
-		n = realloc(b->buf, cap);
-		if (!n)
-			return -1;
-		b->buf = n;
-		b->cap = cap;
-	}
-	if (b->nsegs == b->capsegs) {
-		size_t cap = b->capsegs ? b->capsegs * 2 : 8;
-		struct seg *n = realloc(b->segs, cap * sizeof(*n));
-
-		if (!n)
-			return -1;
-		b->segs = n;
-		b->capsegs = cap;
-	}
+	if (grow(&b->buf, &b->cap, b->len + len, 1, 4096) ||
+	    grow(&b->segs, &b->capsegs, b->nsegs + 1, sizeof(*b->segs), 8))
+		return -1;
 	b->segs[b->nsegs++] = (struct seg){ b->len, p, len };
 	memcpy(b->buf + b->len, p, len);
 	b->len += len;
@@ -398,18 +381,8 @@ static void h1_feed(struct http_conn *c, int dir, uint8_t *data, size_t len, uin
 			}
 			if (old + n > H1_MAX_HEAD)
 				n = H1_MAX_HEAD - old;
-			if (old + n > d->head_cap) {
-				size_t cap = d->head_cap ? d->head_cap : 1024;
-				char *b;
-
-				while (cap < old + n + 1)
-					cap *= 2;
-				b = realloc(d->head, cap);
-				if (!b)
-					goto dead;
-				d->head = b;
-				d->head_cap = cap;
-			}
+			if (grow(&d->head, &d->head_cap, old + n + 1, 1, 1024))
+				goto dead;
 			memcpy(d->head + old, data, n);
 			d->head_len = old + n;
 			/* Fail fast on bytes that cannot start a request or status line. */
@@ -617,18 +590,8 @@ struct h2_headers {
 
 static void text_add(struct h2_headers *h, const char *s, size_t n)
 {
-	if (h->len + n + 1 > h->cap) {
-		size_t cap = h->cap ? h->cap : 1024;
-		char *b;
-
-		while (cap < h->len + n + 1)
-			cap *= 2;
-		b = realloc(h->text, cap);
-		if (!b)
-			return;
-		h->text = b;
-		h->cap = cap;
-	}
+	if (grow(&h->text, &h->cap, h->len + n + 1, 1, 1024))
+		return;
 	memcpy(h->text + h->len, s, n);
 	h->len += n;
 	h->text[h->len] = '\0';

@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "grow.h"
 #include "gadget.h"
 #include "kfeatures.h"
 #include "uprobe.h"
@@ -74,11 +75,9 @@ struct ssl_state {
 	struct pcap_out *pcap;
 	struct conn_state *conns;
 	uint64_t conns_evicted, http_errors, late_masks;
-	int64_t boot_to_real_ns;
 	unsigned int eph_lo, eph_hi; /* ip_local_port_range */
 	uint8_t *scratch;
 	size_t scratch_cap;
-	double start_s;
 };
 
 /* Which family a probed function belongs to; names the programs' <lib> part. */
@@ -970,7 +969,7 @@ static const uint8_t *analyse(struct session *s, const struct ssl_record *r, con
 		}
 		pcap_out_data(st->pcap, r->conn ^ (uint64_t)r->proc.pid << 48, &l, &rm,
 			      local_is_client(st, r, c), write, buf, len,
-			      r->proc.ts_ns + st->boot_to_real_ns);
+			      boot_to_wall_ns(r->proc.ts_ns));
 	}
 	return buf;
 }
@@ -1056,21 +1055,7 @@ static void emit_verify(struct session *s, const struct ssl_record *r)
 	session_emit(s, v);
 }
 
-static double mono_now(void)
-{
-	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int64_t clock_ns_of(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 /* Before anything is loaded: files that cannot be written stop us here. */
 static int analysis_open(struct session *s)
@@ -1080,8 +1065,6 @@ static int analysis_open(struct session *s)
 	FILE *fp;
 
 	st->json = s->json;
-	st->boot_to_real_ns = clock_ns_of(CLOCK_REALTIME) - clock_ns_of(CLOCK_BOOTTIME);
-	st->start_s = mono_now();
 	st->eph_lo = 32768;
 	st->eph_hi = 60999;
 	fp = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
@@ -1125,7 +1108,7 @@ static void analysis_close(struct session *s)
 		loupe_warn("%llu HTTP/2 header values split across calls were shown unmasked in "
 			   "the raw data (the decoded rows are masked)",
 			   (unsigned long long)st->late_masks);
-	if (st->pcap && pcap_out_close(st->pcap, clock_ns_of(CLOCK_REALTIME)))
+	if (st->pcap && pcap_out_close(st->pcap, loupe_clock_ns(CLOCK_REALTIME)))
 		loupe_warn("writing --pcap %s failed", st->pcap_path);
 	st->pcap = NULL;
 	free(st->conns);
@@ -1232,18 +1215,8 @@ static struct pending *pending_new(struct session *s, const struct ssl_record *r
 
 static int pending_append(struct pending *p, const void *data, size_t len)
 {
-	if (p->len + len > p->cap) {
-		size_t cap = p->cap ? p->cap : 65536;
-		uint8_t *b;
-
-		while (cap < p->len + len)
-			cap *= 2;
-		b = realloc(p->buf, cap);
-		if (!b)
-			return -ENOMEM;
-		p->buf = b;
-		p->cap = cap;
-	}
+	if (grow(&p->buf, &p->cap, p->len + len, 1, 65536))
+		return -ENOMEM;
 	memcpy(p->buf + p->len, data, len);
 	p->len += len;
 	return 0;
