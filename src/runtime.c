@@ -540,6 +540,7 @@ struct trace_args {
 	enum output_mode mode;
 	const char *fields;
 	const char *output_file;
+	const char *audit_log;
 };
 
 static int parse_trace_args(struct session *s, struct trace_args *ta, int argc, char **argv)
@@ -610,6 +611,7 @@ static int parse_trace_args(struct session *s, struct trace_args *ta, int argc, 
 			audit_add_output("events", optarg);
 			break;
 		case OPT_AUDIT_LOG:
+			ta->audit_log = optarg;
 			if ((err = audit_set_log(optarg))) {
 				loupe_err("--audit-log %s: %s", optarg, strerror(-err));
 				return EXIT_USAGE;
@@ -780,7 +782,7 @@ static int run_gadget(const struct gadget *g, int argc, char **argv)
 			loupe_err("cannot write --output-file %s: %s", ta.output_file,
 				  strerror(errno));
 			free(s->state);
-			return EXIT_USAGE;
+			return EXIT_FAILURE_RUNTIME;	/* I/O, like every file we write */
 		}
 		setvbuf(fp, NULL, _IOFBF, 1 << 20);
 	} else if (isatty(STDOUT_FILENO)) {
@@ -808,8 +810,8 @@ static int run_gadget(const struct gadget *g, int argc, char **argv)
 	boot_clock_init();
 	/* Captured data can be sensitive: no record of who looked, no capture. */
 	if ((err = audit_start(g->name, argc, argv))) {
-		loupe_err("cannot write the audit record: %s; not capturing (see --audit-log)",
-			  strerror(-err));
+		loupe_err("cannot write the audit record to %s: %s; not capturing",
+			  ta.audit_log ? ta.audit_log : "syslog", strerror(-err));
 		goto out;
 	}
 	if ((err = feature_ensure_tracefs()))

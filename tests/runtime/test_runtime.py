@@ -48,6 +48,14 @@ for args, what in ((["frobnicate"], "unknown command"), (["trace", "nope"], "unk
         good = first.startswith("loupe: ") and len(err.splitlines()) == 1
     tap.ok(r.returncode == 2 and good, f"{what}: exit 2 with a message", f"{r.returncode} {err!r}")
 
+# --- files that cannot be written: one line, exit 1 (I/O), whichever flag ----------
+for args in (["--output-file", "/nonexistent-dir/x"], ["--pcap", "/nonexistent-dir/x.pcap"],
+             ["--audit-log", "/nonexistent-dir/a"]):
+    r = run([LOUPE, "trace", "ssl", "--timeout", "1"] + args)
+    err = r.stderr.decode()
+    tap.ok(r.returncode == 1 and err.startswith("loupe: ") and "/nonexistent-dir/" in err,
+           f"unwritable {args[0]}: exit 1 naming the file", f"{r.returncode} {err!r}")
+
 # --- --output-file: created 0600, even over an existing file --------------------
 path = os.path.join(tmp, "events.json")
 with open(path, "w") as f:
