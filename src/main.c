@@ -41,6 +41,11 @@ static void usage(FILE *fp)
 
 static int cmd_version(int argc, char **argv)
 {
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		printf("Usage: loupe version\n\nPrint loupe's version and the commit it was "
+		       "built from.\n\nExamples:\n  loupe version\n  loupe --version\n");
+		return EXIT_OK;
+	}
 	printf("loupe %s (%s)\n", LOUPE_VERSION, LOUPE_GIT_REV);
 	return EXIT_OK;
 }
@@ -58,7 +63,7 @@ static int cmd_help(int argc, char **argv)
 	const struct cmd *c;
 	char *help_argv[3];
 
-	if (argc < 2) {
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(stdout);
 		return EXIT_OK;
 	}
@@ -67,8 +72,11 @@ static int cmd_help(int argc, char **argv)
 		loupe_err("no command '%s' (see 'loupe help')", argv[1]);
 		return EXIT_USAGE;
 	}
-	if (c->fn == cmd_help || c->fn == cmd_version) {
-		printf("loupe %s: %s\n", c->name, c->summary);
+	if (c->fn == cmd_help) {
+		printf("Usage: loupe help [COMMAND [GADGET]]\n\nExamples:\n"
+		       "  loupe help                 the commands and gadgets\n"
+		       "  loupe help trace ssl       every flag and field of the ssl gadget\n"
+		       "  loupe help inspect\n");
 		return EXIT_OK;
 	}
 	/* `loupe help trace ssl` is `loupe trace ssl --help`. */

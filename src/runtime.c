@@ -951,7 +951,10 @@ int cmd_trace(int argc, char **argv)
 		fprintf(fp, "Usage: loupe trace GADGET [OPTIONS]\n\nGadgets:\n");
 		for (size_t i = 0; i < gadget_count(); i++)
 			fprintf(fp, "  %-14s %s\n", gadget_at(i)->name, gadget_at(i)->summary);
-		fprintf(fp, "\nSee 'loupe trace GADGET --help'.\n");
+		fprintf(fp, "\nExamples:\n"
+			    "  sudo loupe trace ssl --comm curl\n"
+			    "  sudo loupe trace tcp --failure-only -o json\n"
+			    "\nSee 'loupe trace GADGET --help'.\n");
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
 	g = gadget_find(argv[1]);
@@ -974,7 +977,11 @@ int cmd_list(int argc, char **argv)
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			printf("Usage: loupe list [-v] [-o json]\n\n"
 			       "List the gadgets.  -v also probes this kernel and shows the hook\n"
-			       "variant each gadget would use (needs root).\n");
+			       "variant each gadget would use (needs root).\n\n"
+			       "Examples:\n"
+			       "  loupe list                 names and one-line descriptions\n"
+			       "  sudo loupe list -v         and the hook each uses on this kernel\n"
+			       "  loupe list -o json | jq -r '.[].name'\n");
 			return EXIT_OK;
 		} else {
 			loupe_err("list: unknown argument '%s' (see 'loupe list --help')", argv[i]);

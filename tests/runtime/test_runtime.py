@@ -26,9 +26,11 @@ tap.eq(names, sorted(["ssl", "tcp", "capabilities", "fdpass"]), "loupe list -o j
 r = run([LOUPE, "list", "-v", "-o", "json"])
 tap.ok(all(g.get("variant") for g in json.loads(r.stdout)), "loupe list -v: a hook variant each")
 for args in (["help"], ["--help"], ["help", "trace", "ssl"], ["trace", "tcp", "--help"],
-             ["help", "inspect"], ["list", "--help"]):
+             ["help", "inspect"], ["list", "--help"], ["version", "--help"], ["help", "help"],
+             ["trace", "--help"]):
     r = run([LOUPE] + args)
-    tap.ok(r.returncode == 0 and b"Usage" in r.stdout, f"loupe {' '.join(args)}: usage on stdout")
+    tap.ok(r.returncode == 0 and b"Usage" in r.stdout and b"xample" in r.stdout,
+           f"loupe {' '.join(args)}: usage with examples on stdout", r.stdout[-300:])
 r = run([LOUPE, "trace", "ssl", "--help"])
 tap.ok(b"Examples:" in r.stdout and b"--container-pid" in r.stdout and b"data" in r.stdout,
        "trace --help lists examples, common options and fields")
