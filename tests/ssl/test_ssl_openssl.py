@@ -7,6 +7,7 @@ SSL_read, clean detach, and bad command lines.
 """
 import hashlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,6 +28,11 @@ TLS_LOOP = os.path.join(OUTPUT, "bench", "tls_loop")
 tap = TAP()
 require_root(tap)
 tmp = tempfile.mkdtemp(prefix="loupe-ssl-")
+# The client runs as nobody too (--uid): give it a copy it can read wherever
+# the tree was cloned (mktemp -d makes 0700 directories).
+os.chmod(tmp, 0o755)
+CLIENT = shutil.copy(CLIENT, tmp)
+os.chmod(CLIENT, 0o644)
 cert, key = make_cert(tmp)
 port = free_port()
 server = subprocess.Popen(["openssl", "s_server", "-quiet", "-www", "-accept", str(port),

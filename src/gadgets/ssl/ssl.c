@@ -69,6 +69,7 @@ struct ssl_state {
 	struct watch watch[MAX_WATCH];
 	int nr_watch;
 	struct pending pending[MAX_PENDING];
+	int nr_pending;		/* used slots: most records need no search */
 	/* Analyses (--http, --pcap, --verify, --redact). */
 	bool http, verify, redact, json, attached, no_endpoints;
 	const char *pcap_path;
@@ -1177,6 +1178,8 @@ static void emit_call(struct session *s, const struct ssl_record *r, const uint8
 
 static struct pending *pending_find(struct ssl_state *st, uint32_t tid)
 {
+	if (!st->nr_pending)
+		return NULL;
 	for (int i = 0; i < MAX_PENDING; i++)
 		if (st->pending[i].used && st->pending[i].hdr.proc.tid == tid)
 			return &st->pending[i];
@@ -1187,11 +1190,17 @@ static struct pending *pending_find(struct ssl_state *st, uint32_t tid)
  * A call whose last record never came (the ring buffer was full, which the
  * kernel side counted): show what arrived, marked truncated.
  */
+static void pending_release(struct ssl_state *st, struct pending *p)
+{
+	p->used = false;
+	p->len = 0;
+	st->nr_pending--;
+}
+
 static void pending_flush(struct session *s, struct pending *p)
 {
 	emit_call(s, &p->hdr, p->buf, p->len, true);
-	p->used = false;
-	p->len = 0;
+	pending_release(s->state, p);
 }
 
 static struct pending *pending_new(struct session *s, const struct ssl_record *r)
@@ -1207,6 +1216,7 @@ static struct pending *pending_new(struct session *s, const struct ssl_record *r
 		pending_flush(s, p);
 	}
 	p->used = true;
+	st->nr_pending++;
 	p->hdr = *r;
 	p->len = 0;
 	p->gap = false;
@@ -1259,8 +1269,7 @@ static int ssl_handle(struct session *s, const void *data, size_t size)
 	}
 	if (r->flags & SSL_F_LAST) {
 		emit_call(s, &p->hdr, p->buf, p->len, p->gap);
-		p->used = false;
-		p->len = 0;
+		pending_release(st, p);
 	}
 	return 0;
 }
