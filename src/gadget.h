@@ -59,7 +59,12 @@ struct gadget {
 	struct bpf_object *(*open)(struct session *s);
 	/* After load: attach; return 0 or a negative errno (message already printed). */
 	int (*attach)(struct session *s);
-	/* One ring buffer record. */
+	/*
+	 * One ring buffer record.  Returns LOUPE_REC_EVENT when it starts an
+	 * event (the usual case: one record, one event), LOUPE_REC_PART when it
+	 * continues one, LOUPE_REC_NOTICE when it is not an event, or
+	 * LOUPE_REC_BAD when it cannot be decoded (counted lost).
+	 */
 	int (*handle)(struct session *s, const void *data, size_t size);
 	/* Called after every poll of the ring buffer (at least every 100 ms): timeouts. */
 	void (*tick)(struct session *s);
@@ -79,6 +84,14 @@ struct gadget {
 	 * need the whole kernel BTF anyway.
 	 */
 	bool min_btf;
+};
+
+/* What a record was, for the accounting (see gadget.handle). */
+enum {
+	LOUPE_REC_EVENT = 0,
+	LOUPE_REC_PART,
+	LOUPE_REC_NOTICE,
+	LOUPE_REC_BAD,
 };
 
 /* Gadgets register themselves into a linker section; no central list. */
@@ -115,21 +128,39 @@ struct session {
 	bool hex_dump;			/* -x: hex dump of payloads (set by a gadget) */
 	double timeout_s;
 	uint64_t buffer_size;
-	/* Statistics. */
-	uint64_t events;
+	/*
+	 * Accounting, checked at exit against the kernel's counters:
+	 * seen = received + lost in the kernel + left in the ring at exit, and
+	 * received = shown + dropped + undecodable.
+	 */
+	uint64_t records;		/* ring buffer records read */
+	uint64_t received;		/* events whose first record was read */
+	uint64_t undecodable;		/* records that could not be decoded */
+	uint64_t dropped;		/* events received but not shown (e.g. out of memory) */
+	uint64_t truncated;		/* events shown with records missing (ring full) */
+	uint64_t left_at_exit;		/* records the final drain could not read */
+	uint64_t rows;			/* rows printed */
 	uint64_t bytes;
-	uint64_t user_lost;		/* losses found in user space (e.g. missing chunks) */
-	/* Links to destroy on exit. */
+	/* Links to destroy on exit: libbpf's, and raw link fds (uprobe_multi). */
 	struct bpf_link **links;
 	size_t nr_links, cap_links;
+	int *link_fds;
+	size_t nr_link_fds, cap_link_fds;
+	bool uprobe_multi;		/* uprobes are attached as uprobe_multi links */
 };
 
 /* Runtime services for gadgets. */
 int session_add_link(struct session *s, struct bpf_link *link);
+int session_add_link_fd(struct session *s, int fd);
+size_t session_link_count(const struct session *s);
 int session_attach_programs(struct session *s);	/* attach every autoloaded, auto-attachable program */
 int obj_set_rodata(struct bpf_object *obj, const char *name, const void *val, size_t size);
 uint64_t session_counter(struct session *s, unsigned int idx);
 void session_emit(struct session *s, const struct value *vals);
+/* An event received but not shown (out of memory...): counted lost. */
+void session_event_dropped(struct session *s);
+/* An event shown with some of its records lost on the way (ring buffer full). */
+void session_event_truncated(struct session *s);
 void loupe_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void loupe_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void loupe_info(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -2,6 +2,7 @@
 /* Kernel feature probes.  Each result is cached for the life of the process. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include <bpf/libbpf.h>
 
 #include "kfeatures.h"
+#include "uprobe.h"
 
 #define TRACEFS "/sys/kernel/tracing"
 
@@ -132,6 +134,39 @@ bool feature_fentry(void)
 		cached = 1;
 		close(link);
 	}
+	close(fd);
+	return cached;
+}
+
+/*
+ * uprobe_multi links: load a program for them and ask for a link on a
+ * directory.  A kernel that knows them refuses the path (EBADF); one that
+ * does not refuses the attach type (EINVAL).  libbpf probes the same way.
+ */
+bool feature_uprobe_multi(void)
+{
+	static int cached = -1;
+	struct bpf_insn insns[] = {
+		{ .code = 0xb7, .dst_reg = 0, .imm = 0 },	/* r0 = 0 */
+		{ .code = 0x95 },				/* exit */
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts,
+		    .expected_attach_type = LOUPE_BPF_TRACE_UPROBE_MULTI);
+	unsigned long offset = 0;
+	int fd, link;
+
+	if (cached >= 0)
+		return cached;
+	cached = 0;
+	if (getenv("LOUPE_NO_UPROBE_MULTI"))
+		return false;
+	fd = bpf_prog_load(BPF_PROG_TYPE_KPROBE, "loupe_probe", "GPL", insns, 2, &opts);
+	if (fd < 0)
+		return false;
+	link = uprobe_multi_link(fd, "/", &offset, NULL, 1, false);
+	cached = link == -EBADF;
+	if (link >= 0)
+		close(link);
 	close(fd);
 	return cached;
 }

@@ -22,6 +22,8 @@ bool feature_kprobe(void);
 bool feature_ringbuf(void);
 /* A BPF helper is known to the kernel for kprobe-type programs. */
 bool feature_helper(int helper_id);
+/* uprobe_multi BPF links (Linux 6.6+): uprobes without a perf event each. */
+bool feature_uprobe_multi(void);
 /* Mount tracefs at /sys/kernel/tracing when it is not: libbpf needs it for tracepoints. */
 int feature_ensure_tracefs(void);
 /* Free cached kernel BTF. */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
@@ -289,6 +290,41 @@ int proc_maps_foreach(int pid, int (*cb)(const struct proc_map *m, void *ctx), v
 	return ret < 0 ? ret : 0;
 }
 
+/* BPF_LINK_CREATE's uprobe_multi form, as the kernel's UAPI lays it out. */
+struct uprobe_multi_attr {
+	__u32 prog_fd;
+	__u32 target_fd;
+	__u32 attach_type;
+	__u32 flags;
+	__u64 path;
+	__u64 offsets;
+	__u64 ref_ctr_offsets;
+	__u64 cookies;
+	__u32 cnt;
+	__u32 multi_flags;
+	__u32 pid;
+	__u32 pad;
+};
+
+#define LOUPE_BPF_F_UPROBE_MULTI_RETURN 1
+
+int uprobe_multi_link(int prog_fd, const char *path, const unsigned long *offsets,
+		      const __u64 *cookies, unsigned int cnt, bool retprobe)
+{
+	struct uprobe_multi_attr attr = {
+		.prog_fd = prog_fd,
+		.attach_type = LOUPE_BPF_TRACE_UPROBE_MULTI,
+		.path = (uintptr_t)path,
+		.offsets = (uintptr_t)offsets,
+		.cookies = (uintptr_t)cookies,
+		.cnt = cnt,
+		.multi_flags = retprobe ? LOUPE_BPF_F_UPROBE_MULTI_RETURN : 0,
+	};
+	int fd = syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+
+	return fd < 0 ? -errno : fd;
+}
+
 int uprobe_attach(struct session *s, struct bpf_program *prog, const char *path, const char *func,
 		  unsigned long offset, bool retprobe)
 {
@@ -303,6 +339,18 @@ int uprobe_attach_cookie(struct session *s, struct bpf_program *prog, const char
 	struct bpf_link *link;
 	int err;
 
+	if (s->uprobe_multi) {
+		int fd = uprobe_multi_link(bpf_program__fd(prog), path, &offset, &cookie, 1,
+					   retprobe);
+
+		if (fd < 0) {
+			loupe_info(s, "cannot attach %s to %s:%s: %s", bpf_program__name(prog),
+				   path, func, strerror(-fd));
+			return fd;
+		}
+		loupe_info(s, "attached %s to %s:%s", bpf_program__name(prog), path, func);
+		return session_add_link_fd(s, fd);
+	}
 	link = bpf_program__attach_uprobe_opts(prog, -1, path, offset, &opts);
 	if (!link) {
 		err = -errno;

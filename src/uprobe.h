@@ -85,4 +85,14 @@ int uprobe_attach(struct session *s, struct bpf_program *prog, const char *path,
 int uprobe_attach_cookie(struct session *s, struct bpf_program *prog, const char *path,
 			 const char *func, unsigned long offset, bool retprobe, __u64 cookie);
 
+/*
+ * A uprobe_multi BPF link (Linux 6.6+): prog on `cnt` offsets of path, for
+ * every process.  No perf event behind it, so attaching and detaching do not
+ * serialize on the kernel's event mutex.  Returns the link fd or -errno.
+ * prog must be loaded with expected_attach_type LOUPE_BPF_TRACE_UPROBE_MULTI.
+ */
+#define LOUPE_BPF_TRACE_UPROBE_MULTI 48 /* libbpf 1.1's headers predate it */
+int uprobe_multi_link(int prog_fd, const char *path, const unsigned long *offsets,
+		      const __u64 *cookies, unsigned int cnt, bool retprobe);
+
 #endif /* LOUPE_UPROBE_H */

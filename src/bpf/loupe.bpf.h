@@ -49,12 +49,16 @@ const volatile __u32 filter_uid = 0;
 const volatile __u32 filter_gid = 0;
 const volatile char filter_comm[LOUPE_COMM_LEN] = {};
 
+/*
+ * Atomic although per-CPU: uprobe programs run preemptible, so two of them
+ * can interleave on one CPU, and the accounting at exit must be exact.
+ */
 static __always_inline void loupe_count(__u32 counter)
 {
 	__u64 *v = bpf_map_lookup_elem(&loupe_counters, &counter);
 
 	if (v)
-		*v += 1;
+		__sync_fetch_and_add(v, 1);
 }
 
 static __always_inline __u64 loupe_now_ns(void)
@@ -157,14 +161,46 @@ static __always_inline struct sock *loupe_fd_sock(long fd)
 	return sock ? BPF_CORE_READ(sock, sk) : NULL;
 }
 
-/* Reserve a record; a full ring buffer is counted, never silent. */
-static __always_inline void *loupe_reserve(__u64 size)
+/*
+ * Reserving ring buffer records.  Every record is one of three kinds, and the
+ * kind decides what a full ring buffer costs and where it is counted:
+ *
+ *   loupe_reserve()         the first (usually only) record of an event
+ *   loupe_reserve_part()    a later record of an event already started
+ *   loupe_reserve_notice()  a message to user space that is not an event
+ *
+ * Every reserved record is counted too, so that user space knows at exit how
+ * many it must still read (reserved records are always submitted).
+ */
+static __always_inline void *loupe_reserve_counted(__u64 size, __u32 lost_counter)
 {
 	void *rec = bpf_ringbuf_reserve(&events, size, 0);
 
-	if (!rec)
-		loupe_count(LOUPE_CNT_RINGBUF_LOST);
+	loupe_count(rec ? LOUPE_CNT_RECORDS : lost_counter);
 	return rec;
+}
+
+static __always_inline void *loupe_reserve(__u64 size)
+{
+	loupe_count(LOUPE_CNT_SEEN);
+	return loupe_reserve_counted(size, LOUPE_CNT_RINGBUF_LOST);
+}
+
+static __always_inline void *loupe_reserve_part(__u64 size)
+{
+	return loupe_reserve_counted(size, LOUPE_CNT_PART_LOST);
+}
+
+static __always_inline void *loupe_reserve_notice(__u64 size)
+{
+	return loupe_reserve_counted(size, LOUPE_CNT_NOTICE_LOST);
+}
+
+/* An event that was produced but could not be sent at all (e.g. no emitter). */
+static __always_inline void loupe_event_lost(void)
+{
+	loupe_count(LOUPE_CNT_SEEN);
+	loupe_count(LOUPE_CNT_RINGBUF_LOST);
 }
 
 /*
@@ -186,13 +222,13 @@ static __always_inline void loupe_submit(void *rec)
 	bpf_ringbuf_submit(rec, loupe_wakeup_flags());
 }
 
-/* Copy a whole record into the ring buffer; a full ring buffer is counted. */
+/* Copy a whole one-record event into the ring buffer; counted like loupe_reserve(). */
 static __always_inline long loupe_output(void *data, __u64 size)
 {
 	long err = bpf_ringbuf_output(&events, data, size, loupe_wakeup_flags());
 
-	if (err)
-		loupe_count(LOUPE_CNT_RINGBUF_LOST);
+	loupe_count(LOUPE_CNT_SEEN);
+	loupe_count(err ? LOUPE_CNT_RINGBUF_LOST : LOUPE_CNT_RECORDS);
 	return err;
 }
 

@@ -24,15 +24,23 @@ struct loupe_proc {
 };
 
 /*
- * Loss counters, one per-CPU slot each in the loupe_counters map.  The runtime
- * sums and prints them; gadgets name their own slots from LOUPE_CNT_GADGET on.
+ * Event and loss counters, one per-CPU slot each in the loupe_counters map.
+ * The runtime sums and prints them; gadgets name their own slots from
+ * LOUPE_CNT_GADGET on.  They let the runtime check, at exit, that every event
+ * the kernel produced was either shown or counted as lost:
+ *
+ *   seen = events shown + lost (ring full, left at exit, undecodable, dropped)
  */
 enum loupe_counter {
-	LOUPE_CNT_RINGBUF_LOST = 0,	/* record could not be reserved */
-	LOUPE_CNT_MAP_FULL,		/* context map update failed */
-	LOUPE_CNT_READ_FAULT,		/* user/kernel memory could not be read */
-	LOUPE_CNT_STACK_LOST,		/* stack could not be collected */
-	LOUPE_CNT_GADGET,		/* first gadget-defined counter */
+	LOUPE_CNT_RINGBUF_LOST = 0, /* an event lost whole: its first record found the ring full */
+	LOUPE_CNT_MAP_FULL,	    /* context map update failed */
+	LOUPE_CNT_READ_FAULT,	    /* user/kernel memory could not be read */
+	LOUPE_CNT_STACK_LOST,	    /* stack could not be collected */
+	LOUPE_CNT_SEEN,		    /* events produced: their first record was attempted */
+	LOUPE_CNT_RECORDS,	    /* records reserved: what user space must read */
+	LOUPE_CNT_PART_LOST,	    /* a later record of an event lost: shown truncated */
+	LOUPE_CNT_NOTICE_LOST,	    /* an internal notice (not an event) lost */
+	LOUPE_CNT_GADGET,	    /* first gadget-defined counter */
 	LOUPE_CNT_MAX = LOUPE_CNT_GADGET + 8,
 };
 

@@ -98,6 +98,25 @@ tap.ok(all(e["truncated"] for e in lp.events() if e["direction"] == "write" and
            e["len"] > (e["captured"] or 0)), "events missing records say truncated")
 lp.cleanup()
 
+# --- both kinds of uprobe link capture the same calls -----------------------------
+# uprobe_multi links where the kernel has them (6.6+), perf-event uprobes before:
+# LOUPE_NO_UPROBE_MULTI=1 forces the older kind, to prove it here too.
+for env, kind in (({}, "uprobe_multi or perf-event (best)"),
+                  ({"LOUPE_NO_UPROBE_MULTI": "1"}, "perf-event uprobes (forced)")):
+    os.environ.update(env)
+    lp = Loupe(["trace", "ssl", "--comm", "tls_loop", "-v"])
+    out = run([TLS_LOOP, "bench", "100", "20"])
+    lp.stop()
+    os.environ.pop("LOUPE_NO_UPROBE_MULTI", None)
+    calls = int(dict(line.split() for line in out.stdout.decode().splitlines())["tls_calls"])
+    st = lp.stats() or {}
+    multi = "uprobe_multi links" in lp.stderr
+    tap.ok(len(lp.events()) == calls and st.get("seen") == calls and st.get("lost") == 0,
+           f"{kind}: every call captured ({calls}), uprobe_multi={multi}", st)
+    if env:
+        tap.ok(not multi, "LOUPE_NO_UPROBE_MULTI=1 uses perf-event uprobes")
+    lp.cleanup()
+
 # --- columns output escapes untrusted bytes ---------------------------------------
 lp = Loupe(["trace", "ssl", "--comm", "tls_loop", "--fields", "comm,operation,data"],
            json_output=False)

@@ -522,10 +522,8 @@ static int caps_handle(struct session *s, const void *data, size_t size)
 	const char *name;
 	int audit = CAPS_UNKNOWN, insetid = CAPS_UNKNOWN;
 
-	if (size < sizeof(*r)) {
-		s->user_lost++;
-		return 0;
-	}
+	if (size < sizeof(*r)) 
+		return LOUPE_REC_BAD;
 	values_set_proc(v, &r->proc);
 	name = caps_name(r->cap);
 	if (!name) {

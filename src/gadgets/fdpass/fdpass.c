@@ -344,10 +344,8 @@ static int fdpass_handle(struct session *s, const void *data, size_t size)
 	static char file[FDPASS_PATH_MAX + 64];
 	size_t len;
 
-	if (size < sizeof(*e) || size < sizeof(*e) + e->file_len) {
-		s->user_lost++;
-		return 0;
-	}
+	if (size < sizeof(*e) || size < sizeof(*e) + e->file_len) 
+		return LOUPE_REC_BAD;
 	len = fdpass_format_file(file, sizeof(file), e);
 	if (e->type == FDPASS_RECEIVE) {
 		held_match(s, e);

@@ -251,13 +251,16 @@ static __always_inline int ssl_enter(__u32 lib, __u32 op, const void *conn, cons
 	return 0;
 }
 
+/* The first record of a call is the event; later ones only complete it. */
+#define reserve_record(off, size) ((off) ? loupe_reserve_part(size) : loupe_reserve(size))
+
 /*
  * Reserve the smallest record class that holds n bytes: the ring buffer wants
  * a constant size, and a 64-byte write should not pin 16 KiB of it.
  */
 #define EMIT_CLASS(cap)                                                           \
 	do {                                                                      \
-		struct ssl_record *r = loupe_reserve(sizeof(*r) + (cap));         \
+		struct ssl_record *r = reserve_record(off, sizeof(*r) + (cap));   \
 		if (!r)                                                           \
 			return -1;                                                \
 		__builtin_memcpy(r, hdr, sizeof(*r));                             \
@@ -286,7 +289,7 @@ static __noinline int emit_record(const struct ssl_record *hdr, const void *src,
 	if (!hdr)
 		return -1;
 	if (n == 0) {
-		struct ssl_record *r = loupe_reserve(sizeof(*r));
+		struct ssl_record *r = reserve_record(off, sizeof(*r));
 
 		if (!r)
 			return -1;
@@ -374,7 +377,7 @@ static __always_inline int ssl_exit(struct pt_regs *ctx)
 	job->flags = flags;
 	bpf_tail_call(ctx, &ssl_emitter, 0);
 	/* Only reached if the emitter is missing: the event is lost, say so. */
-	loupe_count(LOUPE_CNT_RINGBUF_LOST);
+	loupe_event_lost();
 	return 0;
 }
 
@@ -679,7 +682,8 @@ static __always_inline int emit_meta(__u32 op, __u32 lib, __u64 conn, __s64 val,
 
 	if (loupe_discard_current())
 		return 0;
-	r = loupe_reserve(sizeof(*r));
+	/* An exec is a notice for user space, not an event the user sees. */
+	r = op == SSL_OP_EXEC ? loupe_reserve_notice(sizeof(*r)) : loupe_reserve(sizeof(*r));
 	if (!r)
 		return 0;
 	__builtin_memset(r, 0, sizeof(*r));

@@ -1133,7 +1133,7 @@ static void emit_call(struct session *s, const struct ssl_record *r, const uint8
 	/* Redaction, HTTP decoding and pcap see the bytes first. */
 	data = analyse(s, r, data, len, len < r->len || incomplete);
 	if (!data) {
-		s->user_lost++;
+		session_event_dropped(s);
 		return;
 	}
 	if (st->http && !st->json && op_has_data(r->op)) {
@@ -1199,6 +1199,7 @@ static void pending_release(struct ssl_state *st, struct pending *p)
 
 static void pending_flush(struct session *s, struct pending *p)
 {
+	session_event_truncated(s);
 	emit_call(s, &p->hdr, p->buf, p->len, true);
 	pending_release(s->state, p);
 }
@@ -1238,13 +1239,11 @@ static int ssl_handle(struct session *s, const void *data, size_t size)
 	const struct ssl_record *r = data;
 	struct pending *p;
 
-	if (size < sizeof(*r) || size < sizeof(*r) + r->chunk_len) {
-		s->user_lost++;
-		return 0;
-	}
+	if (size < sizeof(*r) || size < sizeof(*r) + r->chunk_len)
+		return LOUPE_REC_BAD;
 	if (r->op == SSL_OP_EXEC) {
 		watch_pid(s, r->proc.pid);
-		return 0;
+		return LOUPE_REC_NOTICE;
 	}
 	p = pending_find(st, r->proc.tid);
 	if (r->offset == 0) {
@@ -1253,25 +1252,28 @@ static int ssl_handle(struct session *s, const void *data, size_t size)
 		if (r->flags & SSL_F_LAST) {
 			/* The common case: the whole call in one record, no copy. */
 			emit_call(s, r, r->data, r->chunk_len, false);
-			return 0;
+			return LOUPE_REC_EVENT;
 		}
 		p = pending_new(s, r);
 	} else if (!p || p->hdr.call_id != r->call_id) {
-		/* The start of this call was lost; its loss is already counted. */
-		return 0;
+		/*
+		 * The rest of a call already shown as truncated (its pending slot
+		 * was needed, or memory ran out): the event was counted then.
+		 */
+		return LOUPE_REC_PART;
 	}
 	if (r->offset != p->len)
 		p->gap = true;
 	p->hdr.flags |= r->flags & SSL_F_READ_FAULT;
-	if (pending_append(p, r->data, r->chunk_len)) {
+	if (pending_append(p, r->data, r->chunk_len))
 		pending_flush(s, p);
-		return 0;
-	}
-	if (r->flags & SSL_F_LAST) {
+	else if (r->flags & SSL_F_LAST) {
+		if (p->gap)
+			session_event_truncated(s);
 		emit_call(s, &p->hdr, p->buf, p->len, p->gap);
 		pending_release(st, p);
 	}
-	return 0;
+	return r->offset ? LOUPE_REC_PART : LOUPE_REC_EVENT;
 }
 
 static void ssl_flush(struct session *s)
@@ -1298,7 +1300,11 @@ static void ssl_close(struct session *s)
 
 static const char *ssl_variant(void)
 {
-	return feature_helper(BPF_FUNC_loop) ? "uprobe+bpf_loop" : "uprobe+bounded-loop";
+	bool loop = feature_helper(BPF_FUNC_loop);
+
+	if (feature_uprobe_multi())
+		return loop ? "uprobe_multi+bpf_loop" : "uprobe_multi+bounded-loop";
+	return loop ? "uprobe+bpf_loop" : "uprobe+bounded-loop";
 }
 
 static const void *ssl_elf_bytes(size_t *size)

@@ -214,10 +214,8 @@ static int tcp_handle(struct session *s, const void *data, size_t size)
 	struct value v[F_MAX] = {};
 	char src[64], dst[64], errbuf[16];
 
-	if (size < sizeof(*e)) {
-		s->user_lost++;
-		return 0;
-	}
+	if (size < sizeof(*e)) 
+		return LOUPE_REC_BAD;
 	values_set_proc(v, &e->proc);
 	v[F_TYPE] = val_str(e->type < TCP_EV_MAX ? type_names[e->type] : "unknown");
 	v[F_NETNS] = val_u64(e->netns);
