@@ -176,7 +176,16 @@ static __always_inline void *loupe_reserve_counted(__u64 size, __u32 lost_counte
 {
 	void *rec = bpf_ringbuf_reserve(&events, size, 0);
 
-	loupe_count(rec ? LOUPE_CNT_RECORDS : lost_counter);
+	/*
+	 * Two separate paths: with one count call choosing its counter from
+	 * rec, clang tests rec again after it, and verifiers before 6.8 then
+	 * walk a "rec is NULL" branch where it is not, and see a leaked record.
+	 */
+	if (!rec) {
+		loupe_count(lost_counter);
+		return NULL;
+	}
+	loupe_count(LOUPE_CNT_RECORDS);
 	return rec;
 }
 
