@@ -35,18 +35,6 @@ static struct {
 	char *outputs[MAX_OUTPUTS];
 } audit;
 
-/* Options whose values are filters, and options that name files written. */
-static const char *const filter_opts[] = { "--pid",	      "--tid",	"--uid",
-					   "--gid",	      "--comm", "--mntns",
-					   "--container-pid", "--port", NULL };
-static const struct {
-	const char *opt, *role;
-} file_opts[] = {
-	{ "--output-file", "events" },
-	{ "--pcap", "pcap" },
-	{ NULL, NULL },
-};
-
 char *audit_quote(char *dst, size_t dstlen, const char *src)
 {
 	bool plain = *src != '\0';
@@ -146,51 +134,10 @@ static void str_add(char *buf, size_t cap, const char *s)
 	snprintf(buf + len, cap - len, "%s%s", len ? " " : "", s);
 }
 
-/* /proc/self/cmdline as an argv (the strings live in *store). */
-static int self_argv(char ***argvp, char **store)
+int audit_start(const char *gadget, const char *filters, int argc, char **argv)
 {
-	int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC), argc = 0;
-	size_t len = 0, cap = 4096;
-	char *buf = malloc(cap), **argv;
-	ssize_t n;
-
-	if (fd < 0 || !buf) {
-		if (fd >= 0)
-			close(fd);
-		free(buf);
-		return -1;
-	}
-	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
-		len += n;
-		if (len + 1 >= cap) {
-			char *b = realloc(buf, cap * 2);
-
-			if (!b)
-				break;
-			buf = b;
-			cap *= 2;
-		}
-	}
-	close(fd);
-	buf[len] = '\0';
-	for (size_t i = 0; i < len; i++)
-		argc += buf[i] == '\0';
-	argv = calloc(argc + 1, sizeof(*argv));
-	if (!argv) {
-		free(buf);
-		return -1;
-	}
-	for (size_t i = 0, a = 0; i < len && (int)a < argc; i += strlen(buf + i) + 1)
-		argv[a++] = buf + i;
-	*argvp = argv;
-	*store = buf;
-	return argc;
-}
-
-int audit_start(const char *gadget, int argc, char **argv)
-{
-	char rec[REC_LEN], filters[2048] = "", outputs[4096] = "", cmdline[4096] = "loupe trace";
-	char **own = NULL, *store = NULL, loginuid[16] = "", buf[64];
+	char rec[REC_LEN], outputs[4096] = "", cmdline[4096] = "loupe trace";
+	char loginuid[16] = "", buf[64];
 	const char *sudo = getenv("SUDO_USER");
 	struct passwd *pw;
 	uint8_t rnd[8] = {};
@@ -198,49 +145,8 @@ int audit_start(const char *gadget, int argc, char **argv)
 
 	if (audit.started)
 		return 0;
-	if (!argv) {
-		int n = self_argv(&own, &store);
-
-		argc = 0;
-		argv = own;
-		/* Skip "loupe trace": argv[0] becomes the gadget name. */
-		for (int i = 0; i < n; i++) {
-			if (!strcmp(own[i], gadget)) {
-				argv = own + i;
-				argc = n - i;
-				break;
-			}
-		}
-	}
-	for (int i = 0; i < argc; i++) {
+	for (int i = 0; argv && i < argc; i++)
 		str_add(cmdline, sizeof(cmdline), argv[i]);
-		if (i == 0)
-			continue;
-		for (int k = 0; filter_opts[k]; k++) {
-			size_t l = strlen(filter_opts[k]);
-
-			if (!strncmp(argv[i], filter_opts[k], l) &&
-			    (argv[i][l] == '=' || (!argv[i][l] && i + 1 < argc))) {
-				str_add(filters, sizeof(filters), argv[i]);
-				if (!argv[i][l])
-					str_add(filters, sizeof(filters), argv[i + 1]);
-			}
-		}
-		for (int k = 0; file_opts[k].opt; k++) {
-			size_t l = strlen(file_opts[k].opt);
-
-			if (!strncmp(argv[i], file_opts[k].opt, l) && argv[i][l] == '=')
-				audit_add_output(file_opts[k].role, argv[i] + l + 1);
-			else if (!strcmp(argv[i], file_opts[k].opt) && i + 1 < argc)
-				audit_add_output(file_opts[k].role, argv[i + 1]);
-		}
-		if (!strncmp(argv[i], "--audit-log=", 12))
-			audit_set_log(argv[i] + 12);
-		else if (!strcmp(argv[i], "--audit-log") && i + 1 < argc)
-			audit_set_log(argv[i + 1]);
-	}
-	free(own);
-	free(store);
 
 	if (audit.log_path && !audit.log) {
 		fd = open(audit.log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
@@ -280,7 +186,7 @@ int audit_start(const char *gadget, int argc, char **argv)
 	if (sudo)
 		rec_add(rec, "sudo_user", sudo);
 	rec_add(rec, "gadget", gadget);
-	rec_add(rec, "filters", filters[0] ? filters : "none");
+	rec_add(rec, "filters", filters && filters[0] ? filters : "none");
 	rec_add(rec, "outputs", outputs[0] ? outputs : "stdout");
 	rec_add(rec, "cmdline", cmdline);
 	audit.started = true;

@@ -24,12 +24,12 @@ int audit_set_log(const char *path);
 void audit_add_output(const char *role, const char *path);
 
 /*
- * The session starts: argv is the `trace` command line (argv[0] the gadget
- * name), or NULL to read /proc/self/cmdline.  An --audit-log FILE in argv is
- * honoured.  Returns 0, or -errno when the record could not be written: the
- * caller must then refuse to capture.
+ * The session starts: filters are the filter options as the user typed them
+ * (the command-line parser collects them), argv the `trace` command line
+ * (argv[0] the gadget name) for the record.  Returns 0, or -errno when the
+ * record could not be written: the caller must then refuse to capture.
  */
-int audit_start(const char *gadget, int argc, char **argv);
+int audit_start(const char *gadget, const char *filters, int argc, char **argv);
 
 /* A start record was written and no stop yet. */
 bool audit_started(void);

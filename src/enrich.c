@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* User-space enrichment shared by every gadget: names for ids and errnos. */
+/* User-space enrichment shared by every gadget: names for ids, errnos and endpoints. */
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 #include "output.h"
 
@@ -66,6 +68,34 @@ const char *errno_name(int err)
 	if (!err)
 		return NULL;
 	return strerrorname_np(err);
+}
+
+/* The error column of every gadget: errno name, "E<n>" when unnamed, "" for 0. */
+const char *errno_text(char *buf, size_t len, int err)
+{
+	const char *name;
+
+	if (!err)
+		return "";
+	name = errno_name(err);
+	if (name)
+		return name;
+	snprintf(buf, len, "E%d", err < 0 ? -err : err);
+	return buf;
+}
+
+char *format_endpoint(char *buf, size_t len, unsigned int family, const void *addr,
+		      unsigned int port)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (family == AF_INET && inet_ntop(AF_INET, addr, ip, sizeof(ip)))
+		snprintf(buf, len, "%s:%u", ip, port);
+	else if (family == AF_INET6 && inet_ntop(AF_INET6, addr, ip, sizeof(ip)))
+		snprintf(buf, len, "[%s]:%u", ip, port);
+	else
+		snprintf(buf, len, "?:%u", port);
+	return buf;
 }
 
 void values_set_proc(struct value *v, const struct loupe_proc *p)

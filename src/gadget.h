@@ -10,6 +10,7 @@
 #ifndef LOUPE_GADGET_H
 #define LOUPE_GADGET_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,26 +24,93 @@ struct bpf_object;
 struct bpf_object_open_opts;
 struct session;
 
-/* Exit statuses, documented in README.md and `loupe help`. */
+/*
+ * Exit statuses, documented in README.md and `loupe help`.  Only the top of a
+ * command turns errors into these: inside, functions return a negative errno,
+ * and -EINVAL means "the command line is wrong" (EXIT_USAGE).
+ */
 enum {
 	EXIT_OK = 0,
 	EXIT_FAILURE_RUNTIME = 1,	/* privileges, BPF load/attach, I/O */
 	EXIT_USAGE = 2,			/* bad flag or value */
 };
 
-/* A gadget-specific command-line option. */
+/* The exit status for a negative errno from inside. */
+static inline int exit_status(int err)
+{
+	return !err ? EXIT_OK : err == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_RUNTIME;
+}
+
+/*
+ * A gadget-specific command-line option.  Most options only set something;
+ * they say what, and the runtime parses and stores them:
+ *
+ *   OPT_SWITCH   a flag: stores true (or false with .invert) in the state
+ *   OPT_NUMBER   a number in [min, max]
+ *   OPT_SIZE     a size such as 256K or 1M in [min, max]
+ *   OPT_CUSTOM   anything else: the gadget's parse_option()
+ *
+ * The value goes to the gadget's state (at .offset, an integer field of any
+ * width) and/or to the BPF object's `const volatile` knob named .knob.
+ */
+enum gadget_option_kind {
+	OPT_CUSTOM = 0,
+	OPT_SWITCH,
+	OPT_NUMBER,
+	OPT_SIZE,
+};
+
+#define OPT_NO_FIELD ((size_t)-1)
+
 struct gadget_option {
 	const char *name;	/* long name without "--" */
 	int short_name;		/* 0 if none */
 	const char *arg;	/* argument placeholder, NULL for a switch */
 	const char *help;
+	enum gadget_option_kind kind;
+	size_t offset;		/* in the gadget's state, or OPT_NO_FIELD */
+	size_t size;		/* of that field */
+	const char *knob;	/* BPF const volatile to set, or NULL */
+	uint64_t min, max;
+	bool invert;		/* OPT_SWITCH: the option turns its value off */
+	bool filter;		/* a filter: recorded in the audit trail */
 };
+
+#define OPT_FIELD_(type, field) .offset = offsetof(type, field), .size = sizeof(((type *)0)->field)
+
+/* A switch stored in state field `field` of `type`; knob may be NULL. */
+#define OPT_SWITCH_(n, h, type, field, k, inv)                                             	{ .name = n, .help = h, .kind = OPT_SWITCH, OPT_FIELD_(type, field), .knob = k,    	  .invert = inv }
+#define OPT_FLAG(n, h, type, field, k) OPT_SWITCH_(n, h, type, field, k, false)
+#define OPT_FLAG_OFF(n, h, type, field, k) OPT_SWITCH_(n, h, type, field, k, true)
+/* A number or a size in [lo, hi], stored in `field` and/or the knob. */
+#define OPT_NUM(n, a, h, type, field, k, lo, hi)                                           	{ .name = n, .arg = a, .help = h, .kind = OPT_NUMBER, OPT_FIELD_(type, field),      	  .knob = k, .min = lo, .max = hi }
+#define OPT_SZ(n, a, h, type, field, k, lo, hi)                                            	{ .name = n, .arg = a, .help = h, .kind = OPT_SIZE, OPT_FIELD_(type, field),        	  .knob = k, .min = lo, .max = hi }
+/* A number that filters events (recorded in the audit trail as typed). */
+#define OPT_FILTER_NUM(n, a, h, type, field, k, lo, hi)                                    \
+	{ .name = n, .arg = a, .help = h, .kind = OPT_NUMBER, OPT_FIELD_(type, field),      \
+	  .knob = k, .min = lo, .max = hi, .filter = true }
+/* Parsed by the gadget's parse_option(). */
+#define OPT_OWN(n, a, h) { .name = n, .arg = a, .help = h, .kind = OPT_CUSTOM }
 
 /* Names of the gadget's own loss/skip counters, index i = LOUPE_CNT_GADGET + i. */
 struct gadget_counter {
 	const char *name;
 	bool is_loss;		/* warn about it: data the user did not get */
 };
+
+/*
+ * A bpftool skeleton seen through plain pointers, so that the runtime opens,
+ * loads and destroys every gadget's object the same way.  Made by
+ * LOUPE_SKELETON(var, prefix) next to the gadget's #include "<name>.skel.h".
+ */
+struct gadget_skeleton {
+	void *(*open)(const struct bpf_object_open_opts *opts);
+	void (*destroy)(void *skel);
+	const void *(*elf_bytes)(size_t *size);
+	size_t obj_offset;	/* of the skeleton's struct bpf_object *obj */
+};
+
+#define LOUPE_SKELETON(var, prefix)                                                        	static void *var##_open(const struct bpf_object_open_opts *opts)                   	{                                                                                  		return prefix##__open_opts(opts);                                          	}                                                                                  	static void var##_destroy(void *skel)                                              	{                                                                                  		prefix##__destroy(skel);                                                   	}                                                                                  	static const struct gadget_skeleton var = {                                        		.open = var##_open,                                                        		.destroy = var##_destroy,                                                  		.elf_bytes = prefix##__elf_bytes,                                          		.obj_offset = offsetof(struct prefix, obj),                                	}
 
 struct gadget {
 	const char *name;
@@ -51,13 +119,19 @@ struct gadget {
 	const struct gadget_option *options;
 	const struct field *fields;	/* NULL-name terminated */
 	const struct gadget_counter *counters;	/* NULL-name terminated, may be NULL */
+	const struct gadget_skeleton *skeleton;
 	size_t state_size;		/* private state allocated by the runtime */
 
-	/* Option given on the command line: return 0, or EXIT_USAGE after printing why. */
+	/* OPT_CUSTOM options: store the value; 0, or -EINVAL after printing why. */
 	int (*parse_option)(struct session *s, const struct gadget_option *opt, const char *arg);
-	/* Open the skeleton, set the gadget's knobs; return its bpf_object. */
-	struct bpf_object *(*open)(struct session *s);
-	/* After load: attach; return 0 or a negative errno (message already printed). */
+	/* After every option: options that cannot go together; 0 or -EINVAL. */
+	int (*check)(struct session *s);
+	/*
+	 * The skeleton is open (s->skel, s->obj) and the option knobs are set:
+	 * choose programs and map sizes for this kernel; 0 or -errno (printed).
+	 */
+	int (*configure)(struct session *s);
+	/* After load: attach; NULL attaches every program that names its target. */
 	int (*attach)(struct session *s);
 	/*
 	 * One ring buffer record.  Returns LOUPE_REC_EVENT when it starts an
@@ -70,10 +144,8 @@ struct gadget {
 	void (*tick)(struct session *s);
 	/* Before the statistics: emit whatever is still pending. */
 	void (*flush)(struct session *s);
-	/* Free what open() made (links are the runtime's). */
+	/* Free what the gadget made (the skeleton and links are the runtime's). */
 	void (*close)(struct session *s);
-	/* The embedded BPF object (the skeleton's elf_bytes). */
-	const void *(*elf_bytes)(size_t *size);
 	/* The hook variant chosen on this kernel, for `loupe list -v`. */
 	const char *(*variant)(void);
 	/* Bytes of payload in the events, for the statistics. */
@@ -118,9 +190,8 @@ struct filter_opts {
 struct session {
 	const struct gadget *gadget;
 	void *state;			/* gadget private, state_size bytes, zeroed */
-	struct bpf_object *obj;
-	/* Pass to <gadget>_bpf__open_opts(): the runtime's choices (kernel BTF). */
-	const struct bpf_object_open_opts *open_opts;
+	void *skel;			/* the gadget's skeleton (struct <name>_bpf *) */
+	struct bpf_object *obj;		/* and its object */
 	struct output *out;
 	struct filter_opts filter;
 	int verbose;
@@ -165,7 +236,7 @@ void loupe_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void loupe_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void loupe_info(struct session *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Parsers shared by every option: print the error and return EXIT_USAGE on bad input. */
+/* Parsers shared by every option: print the error and return -EINVAL on bad input. */
 int parse_u64(const char *flag, const char *arg, uint64_t min, uint64_t max, uint64_t *out);
 int parse_size(const char *flag, const char *arg, uint64_t min, uint64_t max, uint64_t *out);
 

@@ -125,6 +125,11 @@ void values_set_proc(struct value *v, const struct loupe_proc *p);
 const char *uid_name(uint32_t uid);
 const char *gid_name(uint32_t gid);
 const char *errno_name(int err);	/* "ECONNREFUSED", or NULL */
+/* The error column: errno name, "E<n>" when unnamed, "" for 0. */
+const char *errno_text(char *buf, size_t len, int err);
+/* "1.2.3.4:80", "[::1]:80", or "?:80" for another family; returns buf. */
+char *format_endpoint(char *buf, size_t len, unsigned int family, const void *addr,
+		      unsigned int port);
 void boot_clock_init(void);
 /* Event time (CLOCK_BOOTTIME ns) as wall-clock ns; boot_clock_init() first. */
 int64_t boot_to_wall_ns(uint64_t boot_ns);

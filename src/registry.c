@@ -63,9 +63,9 @@ const void *gadget_object_bytes(const char *name, size_t *size)
 {
 	const struct gadget *g = gadget_find(name);
 
-	if (!g || !g->elf_bytes)
+	if (!g || !g->skeleton)
 		return NULL;
-	return g->elf_bytes(size);
+	return g->skeleton->elf_bytes(size);
 }
 
 const char *gadget_description(const char *name)

@@ -12,6 +12,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
 #include "loupe_types.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -159,6 +160,26 @@ static __always_inline struct sock *loupe_fd_sock(long fd)
 		return NULL;
 	sock = BPF_CORE_READ(file, private_data);
 	return sock ? BPF_CORE_READ(sock, sk) : NULL;
+}
+
+/*
+ * A socket's ends.  The local port from inet_sport, not skc_num: when a
+ * closing socket's last state change fires, the port is already released
+ * (skc_num 0) but inet_sport still holds it.
+ */
+static __always_inline void loupe_sock_tuple(struct sock *sk, struct loupe_tuple *t)
+{
+	__builtin_memset(t, 0, sizeof(*t));
+	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	t->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+	t->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (t->family == LOUPE_AF_INET) {
+		bpf_core_read(t->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(t->raddr, 4, &sk->__sk_common.skc_daddr);
+	} else if (t->family == LOUPE_AF_INET6) {
+		bpf_core_read(t->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(t->raddr, 16, &sk->__sk_common.skc_v6_daddr);
+	}
 }
 
 /*

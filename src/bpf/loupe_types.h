@@ -23,6 +23,23 @@ struct loupe_proc {
 	char comm[LOUPE_COMM_LEN];
 };
 
+/* Address families, as the kernel numbers them (the BPF side has no libc). */
+#define LOUPE_AF_INET 2
+#define LOUPE_AF_INET6 10
+
+/*
+ * A socket's two ends: ports in host order, addresses in network order
+ * (IPv4 in the first 4 bytes).  Filled by loupe_sock_tuple() (loupe.bpf.h).
+ */
+struct loupe_tuple {
+	__u16 family; /* LOUPE_AF_INET, LOUPE_AF_INET6, or another family: no addresses */
+	__u16 lport;
+	__u16 rport;
+	__u16 pad;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
 /*
  * Event and loss counters, one per-CPU slot each in the loupe_counters map.
  * The runtime sums and prints them; gadgets name their own slots from

@@ -6,15 +6,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "gadget.h"
 #include "inspect/inspect.h"
-
-/* Provided by the runtime: the BPF objects embedded in loupe. */
-extern const void *gadget_object_bytes(const char *name, size_t *size);
-extern const char *gadget_description(const char *name);
 
 #define MAX_OBJECT_SIZE (512u << 20)
 
-enum out_mode { OUT_MARKDOWN, OUT_FLOWCHART, OUT_SEQUENCE, OUT_JSON };
+enum inspect_out { INSPECT_MARKDOWN, INSPECT_FLOWCHART, INSPECT_SEQUENCE, INSPECT_JSON };
 
 static const char usage_text[] =
 	"Usage: loupe inspect [OPTIONS] FILE\n"
@@ -110,7 +107,7 @@ int cmd_inspect(int argc, char **argv)
 {
 	struct inspect_opts opts = { 0 };
 	struct inspect_result res;
-	enum out_mode mode = OUT_MARKDOWN;
+	enum inspect_out mode = INSPECT_MARKDOWN;
 	const char *file = NULL, *gadget = NULL, *what;
 	const void *obj;
 	void *owned = NULL;
@@ -126,10 +123,10 @@ int cmd_inspect(int argc, char **argv)
 			fputs(usage_text, stdout);
 			return 0;
 		} else if (!strcmp(a, "--flowchart")) {
-			mode = OUT_FLOWCHART;
+			mode = INSPECT_FLOWCHART;
 			modes++;
 		} else if (!strcmp(a, "--sequence")) {
-			mode = OUT_SEQUENCE;
+			mode = INSPECT_SEQUENCE;
 			modes++;
 		} else if (!strcmp(a, "--precise")) {
 			opts.precise = true;
@@ -148,13 +145,13 @@ int cmd_inspect(int argc, char **argv)
 					"%s needs a format: markdown, flowchart, sequence or json",
 					a);
 			if (!strcmp(val, "json"))
-				mode = OUT_JSON;
+				mode = INSPECT_JSON;
 			else if (!strcmp(val, "markdown") || !strcmp(val, "md"))
-				mode = OUT_MARKDOWN;
+				mode = INSPECT_MARKDOWN;
 			else if (!strcmp(val, "flowchart"))
-				mode = OUT_FLOWCHART;
+				mode = INSPECT_FLOWCHART;
 			else if (!strcmp(val, "sequence"))
-				mode = OUT_SEQUENCE;
+				mode = INSPECT_SEQUENCE;
 			else
 				return usage_error(
 					"unknown output format '%s'; use markdown, flowchart, "
@@ -214,17 +211,17 @@ int cmd_inspect(int argc, char **argv)
 		goto out;
 	}
 	switch (mode) {
-	case OUT_FLOWCHART:
+	case INSPECT_FLOWCHART:
 		inspect_flowchart(stdout, &res);
 		break;
-	case OUT_SEQUENCE:
+	case INSPECT_SEQUENCE:
 		inspect_sequence(stdout, &res);
 		break;
-	case OUT_JSON:
+	case INSPECT_JSON:
 		inspect_add_meta(obj, size, gadget ? gadget : base_name(file), &res);
 		inspect_json(stdout, &res, gadget ? gadget : file);
 		break;
-	case OUT_MARKDOWN:
+	case INSPECT_MARKDOWN:
 		inspect_markdown(stdout, &res, gadget, gadget ? gadget_description(gadget) : NULL,
 				 cmdline);
 		break;

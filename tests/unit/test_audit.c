@@ -46,10 +46,14 @@ static void test_records(void **state)
 	argv[argc++] = path;
 	argv[argc] = NULL;
 	assert_false(audit_started());
-	assert_int_equal(audit_start("ssl", argc, argv), 0);
+	/* What the command-line parser does with those options. */
+	audit_add_output("pcap", "/tmp/x.pcap");
+	audit_add_output("events", "/tmp/ev.json");
+	assert_int_equal(audit_set_log(path), 0);
+	assert_int_equal(audit_start("ssl", "--comm cu rl --pid=42", argc, argv), 0);
 	assert_true(audit_started());
 	/* A second start (a gadget after the runtime) is a no-op. */
-	assert_int_equal(audit_start("ssl", 0, NULL), 0);
+	assert_int_equal(audit_start("ssl", NULL, 0, NULL), 0);
 	audit_stop(0, 12, 345, 1.5);
 	assert_false(audit_started());
 	audit_stop(0, 0, 0, 0); /* no second stop record */
@@ -79,7 +83,8 @@ static void test_unwritable(void **state)
 {
 	char *argv[] = { "ssl", "--audit-log", "/nonexistent/dir/audit.log", NULL };
 
-	assert_true(audit_start("ssl", 3, argv) < 0);
+	assert_int_equal(audit_set_log(argv[2]), 0);
+	assert_true(audit_start("ssl", NULL, 3, argv) < 0);
 	assert_false(audit_started());
 }
 

@@ -195,11 +195,11 @@ static void test_parse_size(void **state)
 	assert_int_equal(v, 1 << 20);
 	assert_int_equal(parse_size("--x", "2m", 0, 1 << 30, &v), 0);
 	assert_int_equal(v, 2 << 20);
-	assert_int_equal(parse_size("--x", "abc", 0, 1 << 30, &v), EXIT_USAGE);
-	assert_int_equal(parse_size("--x", "-1", 0, 1 << 30, &v), EXIT_USAGE);
-	assert_int_equal(parse_size("--x", "1T", 0, 1 << 30, &v), EXIT_USAGE);
-	assert_int_equal(parse_size("--x", "2G", 0, 1 << 30, &v), EXIT_USAGE);
-	assert_int_equal(parse_size("--x", "", 0, 1 << 30, &v), EXIT_USAGE);
+	assert_int_equal(exit_status(parse_size("--x", "abc", 0, 1 << 30, &v)), EXIT_USAGE);
+	assert_int_equal(exit_status(parse_size("--x", "-1", 0, 1 << 30, &v)), EXIT_USAGE);
+	assert_int_equal(exit_status(parse_size("--x", "1T", 0, 1 << 30, &v)), EXIT_USAGE);
+	assert_int_equal(exit_status(parse_size("--x", "2G", 0, 1 << 30, &v)), EXIT_USAGE);
+	assert_int_equal(exit_status(parse_size("--x", "", 0, 1 << 30, &v)), EXIT_USAGE);
 }
 
 static void test_parse_u64(void **state)
@@ -210,11 +210,10 @@ static void test_parse_u64(void **state)
 	assert_int_equal(v, 1234);
 	assert_int_equal(parse_u64("--pid", "0x10", 1, 100000, &v), 0);
 	assert_int_equal(v, 16);
-	assert_int_equal(parse_u64("--pid", "12a", 1, 100000, &v), EXIT_USAGE);
-	assert_int_equal(parse_u64("--pid", "-5", 1, 100000, &v), EXIT_USAGE);
-	assert_int_equal(parse_u64("--pid", "0", 1, 100000, &v), EXIT_USAGE);
-	assert_int_equal(parse_u64("--pid", "99999999999999999999999", 1, 100000, &v),
-			 EXIT_USAGE);
+	assert_int_equal(exit_status(parse_u64("--pid", "12a", 1, 100000, &v)), EXIT_USAGE);
+	assert_int_equal(exit_status(parse_u64("--pid", "-5", 1, 100000, &v)), EXIT_USAGE);
+	assert_int_equal(exit_status(parse_u64("--pid", "0", 1, 100000, &v)), EXIT_USAGE);
+	assert_int_equal(exit_status(parse_u64("--pid", "99999999999999999999999", 1, 100000, &v)), EXIT_USAGE);
 }
 
 static void test_duration(void **state)

@@ -36,7 +36,6 @@ static const char *const hook_names[] = {
 };
 
 struct caps_state {
-	struct capabilities_bpf *skel;
 	uint64_t cap_mask;
 	bool denied_only, audit_only, no_kstack, collect_ustack;
 	enum caps_unique_by unique_by;
@@ -259,27 +258,34 @@ static const struct gadget_counter caps_counters[] = {
 	{},
 };
 
+LOUPE_SKELETON(caps_skeleton, capabilities_bpf);
+
+#define CAPS_FIELD struct caps_state
+
 static const struct gadget_option caps_options[] = {
-	{ "cap", 0, "NAME", "only this capability (CAP_SYS_NICE, sys_nice or 23); repeatable" },
-	{ "denied-only", 0, NULL, "only checks that were refused" },
-	{ "audit-only", 0, NULL, "only checks the kernel would audit (needs fexit or kprobes)" },
-	{ "unique", 0, NULL, "report a capability and verdict once per container" },
-	{ "unique-by", 0, "KEY", "mntns (default: per container) or pid; implies --unique" },
-	{ "unique-size", 0, "N", "entries of the --unique map (default 16384)" },
-	{ "collect-kstack", 0, NULL, "collect kernel stacks (the default)" },
-	{ "no-collect-kstack", 0, NULL, "do not collect kernel stacks" },
-	{ "collect-ustack", 0, NULL, "collect user stacks" },
-	{ "stack-map-size", 0, "N", "distinct stacks kept per stack map (default 4096)" },
-	{ "hook", 0, "NAME",
-	  "force tp_btf, tracepoint, fexit or kprobe (default: best available)" },
+	OPT_OWN("cap", "NAME", "only this capability (CAP_SYS_NICE, sys_nice or 23); repeatable"),
+	OPT_FLAG("denied-only", "only checks that were refused", CAPS_FIELD, denied_only,
+		 "denied_only"),
+	OPT_FLAG("audit-only", "only checks the kernel would audit (needs fexit or kprobes)",
+		 CAPS_FIELD, audit_only, "audit_only"),
+	OPT_OWN("unique", NULL, "report a capability and verdict once per container"),
+	OPT_OWN("unique-by", "KEY", "mntns (default: per container) or pid; implies --unique"),
+	OPT_NUM("unique-size", "N", "entries of the --unique map (default 16384)", CAPS_FIELD,
+		unique_size, NULL, 1, 1 << 24),
+	OPT_FLAG_OFF("collect-kstack", "collect kernel stacks (the default)", CAPS_FIELD,
+		     no_kstack, NULL),
+	OPT_FLAG("no-collect-kstack", "do not collect kernel stacks", CAPS_FIELD, no_kstack, NULL),
+	OPT_FLAG("collect-ustack", "collect user stacks", CAPS_FIELD, collect_ustack,
+		 "collect_ustack"),
+	OPT_NUM("stack-map-size", "N", "distinct stacks kept per stack map (default 4096)",
+		CAPS_FIELD, stack_map_size, NULL, 1, 1 << 20),
+	OPT_OWN("hook", "NAME", "force tp_btf, tracepoint, fexit or kprobe (default: best available)"),
 	{},
 };
 
 static int caps_parse_option(struct session *s, const struct gadget_option *opt, const char *arg)
 {
 	struct caps_state *st = s->state;
-	uint64_t v;
-	int err;
 
 	if (!strcmp(opt->name, "cap")) {
 		int cap = caps_parse(arg);
@@ -288,13 +294,9 @@ static int caps_parse_option(struct session *s, const struct gadget_option *opt,
 			loupe_err(
 				"--cap: unknown capability '%s' (e.g. CAP_SYS_NICE, see capabilities(7))",
 				arg);
-			return EXIT_USAGE;
+			return -EINVAL;
 		}
 		st->cap_mask |= 1ULL << cap;
-	} else if (!strcmp(opt->name, "denied-only")) {
-		st->denied_only = true;
-	} else if (!strcmp(opt->name, "audit-only")) {
-		st->audit_only = true;
 	} else if (!strcmp(opt->name, "unique")) {
 		if (st->unique_by == CAPS_UNIQUE_NONE)
 			st->unique_by = CAPS_UNIQUE_MNTNS;
@@ -305,22 +307,8 @@ static int caps_parse_option(struct session *s, const struct gadget_option *opt,
 			st->unique_by = CAPS_UNIQUE_PID;
 		else {
 			loupe_err("--unique-by: '%s' is neither mntns nor pid", arg);
-			return EXIT_USAGE;
+			return -EINVAL;
 		}
-	} else if (!strcmp(opt->name, "unique-size")) {
-		if ((err = parse_u64("--unique-size", arg, 1, 1 << 24, &v)))
-			return err;
-		st->unique_size = v;
-	} else if (!strcmp(opt->name, "collect-kstack")) {
-		st->no_kstack = false;
-	} else if (!strcmp(opt->name, "no-collect-kstack")) {
-		st->no_kstack = true;
-	} else if (!strcmp(opt->name, "collect-ustack")) {
-		st->collect_ustack = true;
-	} else if (!strcmp(opt->name, "stack-map-size")) {
-		if ((err = parse_u64("--stack-map-size", arg, 1, 1 << 20, &v)))
-			return err;
-		st->stack_map_size = v;
 	} else if (!strcmp(opt->name, "hook")) {
 		for (int h = HOOK_TP_BTF; h < HOOK_NONE; h++)
 			if (!strcmp(arg, hook_names[h]))
@@ -328,7 +316,7 @@ static int caps_parse_option(struct session *s, const struct gadget_option *opt,
 		if (st->forced == HOOK_AUTO) {
 			loupe_err("--hook: '%s' is not one of tp_btf, tracepoint, fexit, kprobe",
 				  arg);
-			return EXIT_USAGE;
+			return -EINVAL;
 		}
 	}
 	return 0;
@@ -336,56 +324,74 @@ static int caps_parse_option(struct session *s, const struct gadget_option *opt,
 
 /* --- open, attach --------------------------------------------------------------- */
 
-static struct bpf_object *caps_open(struct session *s)
+/* The hook: forced with --hook, or the best this kernel allows; -errno when none fits. */
+static int caps_pick_hook(struct caps_state *st, enum caps_hook *hook, int *arg4)
 {
-	struct caps_state *st = s->state;
-	struct capabilities_bpf *skel;
-	enum caps_hook hook;
 	struct btf *vmlinux;
-	int arg4 = CAPS_ARG4_NONE;
 
-	st->stack_fd[0] = st->stack_fd[1] = -1;
+	*arg4 = CAPS_ARG4_NONE;
 	if (st->forced) {
-		hook = st->forced;
-		if (!hook_usable(hook)) {
+		*hook = st->forced;
+		if (!hook_usable(*hook)) {
 			loupe_err("--hook %s: this kernel does not allow it (see 'loupe list -v')",
-				  hook_names[hook]);
-			return NULL;
+				  hook_names[*hook]);
+			return -ENOTSUP;
 		}
-	} else {
-		hook = choose_hook(st->audit_only);
-		if (hook == HOOK_NONE) {
-			if (st->audit_only)
-				loupe_err("--audit-only needs cap_capable's arguments, which the "
-					  "cap_capable tracepoint lacks, and this kernel allows "
-					  "neither fexit nor kprobes: drop --audit-only");
-			else
-				loupe_err(
-					"this kernel has no cap_capable tracepoint, fexit or kprobe "
-					"to trace capability checks with");
-			return NULL;
-		}
+	} else if ((*hook = choose_hook(st->audit_only)) == HOOK_NONE) {
+		if (st->audit_only)
+			loupe_err("--audit-only needs cap_capable's arguments, which the "
+				  "cap_capable tracepoint lacks, and this kernel allows neither "
+				  "fexit nor kprobes: drop --audit-only");
+		else
+			loupe_err("this kernel has no cap_capable tracepoint, fexit or kprobe to "
+				  "trace capability checks with");
+		return -ENOTSUP;
 	}
-	if (hook == HOOK_FEXIT || hook == HOOK_KPROBE) {
+	if (*hook == HOOK_FEXIT || *hook == HOOK_KPROBE) {
 		vmlinux = btf__load_vmlinux_btf();
-		arg4 = caps_arg4_from_btf(libbpf_get_error(vmlinux) ? NULL : vmlinux);
+		*arg4 = caps_arg4_from_btf(libbpf_get_error(vmlinux) ? NULL : vmlinux);
 		btf__free(libbpf_get_error(vmlinux) ? NULL : vmlinux);
 	}
-	if (st->audit_only && arg4 == CAPS_ARG4_NONE) {
+	if (st->audit_only && *arg4 == CAPS_ARG4_NONE) {
 		loupe_err("--audit-only: the %s hook cannot tell audited checks (%s); drop it",
-			  hook_names[hook],
-			  hook == HOOK_TP_BTF || hook == HOOK_TRACEPOINT
+			  hook_names[*hook],
+			  *hook == HOOK_TP_BTF || *hook == HOOK_TRACEPOINT
 				  ? "the tracepoint has no opts argument"
 				  : "cap_capable's 4th argument is not in the kernel's BTF");
-		return NULL;
+		return -ENOTSUP;
 	}
+	return 0;
+}
 
-	skel = capabilities_bpf__open_opts(s->open_opts);
-	if (!skel) {
-		loupe_err("cannot open the capabilities BPF object: %s", strerror(errno));
-		return NULL;
+/* Unused maps cost memory: a stack map is preallocated. */
+static void caps_size_maps(struct caps_state *st, struct capabilities_bpf *skel, enum caps_hook hook)
+{
+	if (st->unique_size)
+		bpf_map__set_max_entries(skel->maps.seen, st->unique_size);
+	if (st->stack_map_size) {
+		bpf_map__set_max_entries(skel->maps.kstacks, st->stack_map_size);
+		bpf_map__set_max_entries(skel->maps.ustacks, st->stack_map_size);
 	}
-	st->skel = skel;
+	if (st->no_kstack)
+		bpf_map__set_max_entries(skel->maps.kstacks, 1);
+	if (!st->collect_ustack)
+		bpf_map__set_max_entries(skel->maps.ustacks, 1);
+	if (hook != HOOK_KPROBE)
+		bpf_map__set_max_entries(skel->maps.start, 1);
+	if (st->unique_by == CAPS_UNIQUE_NONE)
+		bpf_map__set_max_entries(skel->maps.seen, 1);
+}
+
+static int caps_configure(struct session *s)
+{
+	struct caps_state *st = s->state;
+	struct capabilities_bpf *skel = s->skel;
+	enum caps_hook hook;
+	int arg4, err;
+
+	st->stack_fd[0] = st->stack_fd[1] = -1;
+	if ((err = caps_pick_hook(st, &hook, &arg4)))
+		return err;
 	bpf_program__set_autoload(skel->progs.trace_cap_tp_btf, hook == HOOK_TP_BTF);
 	bpf_program__set_autoload(skel->progs.trace_cap_tracepoint, hook == HOOK_TRACEPOINT);
 	bpf_program__set_autoload(skel->progs.trace_cap_fexit, hook == HOOK_FEXIT);
@@ -395,47 +401,29 @@ static struct bpf_object *caps_open(struct session *s)
 		   arg4 == CAPS_ARG4_OPTS    ? "opts"
 		   : arg4 == CAPS_ARG4_AUDIT ? "audit"
 					     : "not used");
-
 	skel->rodata->cap_mask = st->cap_mask;
-	skel->rodata->denied_only = st->denied_only;
-	skel->rodata->audit_only = st->audit_only;
 	skel->rodata->unique_by = st->unique_by;
 	skel->rodata->collect_kstack = !st->no_kstack;
-	skel->rodata->collect_ustack = st->collect_ustack;
 	skel->rodata->arg4_kind = arg4;
 	skel->rodata->self_pid = getpid();
 	skel->rodata->use_task_pt_regs = !getenv("LOUPE_CAPS_NO_TASK_PT_REGS") &&
 					 feature_helper(BPF_FUNC_task_pt_regs) &&
 					 feature_helper(BPF_FUNC_get_current_task_btf);
-	if (st->unique_size)
-		bpf_map__set_max_entries(skel->maps.seen, st->unique_size);
-	if (st->stack_map_size) {
-		bpf_map__set_max_entries(skel->maps.kstacks, st->stack_map_size);
-		bpf_map__set_max_entries(skel->maps.ustacks, st->stack_map_size);
-	}
-	/* Unused maps cost memory: a stack map is preallocated. */
-	if (st->no_kstack)
-		bpf_map__set_max_entries(skel->maps.kstacks, 1);
-	if (!st->collect_ustack)
-		bpf_map__set_max_entries(skel->maps.ustacks, 1);
-	if (hook != HOOK_KPROBE)
-		bpf_map__set_max_entries(skel->maps.start, 1);
-	if (st->unique_by == CAPS_UNIQUE_NONE)
-		bpf_map__set_max_entries(skel->maps.seen, 1);
-
+	caps_size_maps(st, skel, hook);
 	if (st->collect_ustack && !(st->usyms = usyms_new())) {
 		loupe_err("out of memory");
-		return NULL;
+		return -ENOMEM;
 	}
-	return skel->obj;
+	return 0;
 }
 
 static int caps_attach(struct session *s)
 {
 	struct caps_state *st = s->state;
+	struct capabilities_bpf *skel = s->skel;
 
-	st->stack_fd[0] = bpf_map__fd(st->skel->maps.kstacks);
-	st->stack_fd[1] = bpf_map__fd(st->skel->maps.ustacks);
+	st->stack_fd[0] = bpf_map__fd(skel->maps.kstacks);
+	st->stack_fd[1] = bpf_map__fd(skel->maps.ustacks);
 	/* After load: our own programs are in kallsyms now, so their frames can be cut. */
 	if (!st->no_kstack) {
 		st->ksyms = ksyms_load();
@@ -572,7 +560,6 @@ static void caps_close(struct session *s)
 
 	ksyms_free(st->ksyms);
 	usyms_free(st->usyms);
-	capabilities_bpf__destroy(st->skel);
 }
 
 static const char *caps_variant(void)
@@ -582,10 +569,6 @@ static const char *caps_variant(void)
 	return h == HOOK_NONE ? "none" : hook_names[h];
 }
 
-static const void *caps_elf_bytes(size_t *size)
-{
-	return capabilities_bpf__elf_bytes(size);
-}
 
 static const struct gadget caps_gadget = {
 	.name = "capabilities",
@@ -600,13 +583,13 @@ static const struct gadget caps_gadget = {
 	.fields = caps_fields,
 	.counters = caps_counters,
 	.state_size = sizeof(struct caps_state),
+	.skeleton = &caps_skeleton,
 	.parse_option = caps_parse_option,
-	.open = caps_open,
+	.configure = caps_configure,
 	.attach = caps_attach,
 	.handle = caps_handle,
 	.flush = caps_flush,
 	.close = caps_close,
 	.variant = caps_variant,
-	.elf_bytes = caps_elf_bytes,
 };
 LOUPE_GADGET(caps_gadget);

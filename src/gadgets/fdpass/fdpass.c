@@ -29,13 +29,14 @@ struct held {
 };
 
 struct fdpass_state {
-	struct fdpass_bpf *skel;
 	bool send_only, receive_only;
 	uint64_t peer_wait_ms;
 	bool peer_wait_set;
 	struct held *q; /* ring of MAX_HELD */
 	size_t head, n;
 };
+
+LOUPE_SKELETON(fdpass_skeleton, fdpass_bpf);
 
 enum {
 	F_TYPE = LOUPE_PROC_NR_FIELDS,
@@ -83,10 +84,11 @@ static const struct gadget_counter fdpass_counters[] = {
 };
 
 static const struct gadget_option fdpass_options[] = {
-	{ "send-only", 0, NULL, "only report sends" },
-	{ "receive-only", 0, NULL, "only report receives" },
-	{ "peer-wait", 0, "MS",
-	  "hold send events up to MS milliseconds to learn their receiver (default 500, 0: never)" },
+	OPT_FLAG("send-only", "only report sends", struct fdpass_state, send_only, NULL),
+	OPT_FLAG("receive-only", "only report receives", struct fdpass_state, receive_only, NULL),
+	OPT_OWN("peer-wait", "MS",
+		"hold send events up to MS milliseconds to learn their receiver (default 500, 0: "
+		"never)"),
 	{},
 };
 
@@ -171,53 +173,41 @@ static int fdpass_parse_option(struct session *s, const struct gadget_option *op
 {
 	struct fdpass_state *st = s->state;
 
-	if (!strcmp(opt->name, "send-only") || !strcmp(opt->name, "receive-only")) {
-		if (!strcmp(opt->name, "send-only"))
-			st->send_only = true;
-		else
-			st->receive_only = true;
-		if (st->send_only && st->receive_only) {
-			loupe_err("--send-only and --receive-only together leave nothing to trace");
-			return EXIT_USAGE;
-		}
-	} else if (!strcmp(opt->name, "peer-wait")) {
-		st->peer_wait_set = true;
-		return parse_u64("--peer-wait", arg, 0, 60000, &st->peer_wait_ms);
+	st->peer_wait_set = true; /* --peer-wait: 0 is a value, not "unset" */
+	return parse_u64("--peer-wait", arg, 0, 60000, &st->peer_wait_ms);
+}
+
+static int fdpass_check(struct session *s)
+{
+	struct fdpass_state *st = s->state;
+
+	if (st->send_only && st->receive_only) {
+		loupe_err("--send-only and --receive-only together leave nothing to trace");
+		return -EINVAL;
 	}
 	return 0;
 }
 
-static struct bpf_object *fdpass_open(struct session *s)
+static int fdpass_configure(struct session *s)
 {
 	struct fdpass_state *st = s->state;
-	struct fdpass_bpf *skel;
+	struct fdpass_bpf *skel = s->skel;
 
 	if (!feature_tracepoint("syscalls", "sys_enter_sendmsg")) {
 		loupe_err("this kernel has no system call tracepoints (CONFIG_FTRACE_SYSCALLS): "
 			  "fdpass cannot run here");
-		return NULL;
+		return -ENOTSUP;
 	}
 	if (!st->peer_wait_set)
 		st->peer_wait_ms = DEFAULT_PEER_WAIT_MS;
 	st->q = calloc(MAX_HELD, sizeof(*st->q));
 	if (!st->q) {
 		loupe_err("out of memory");
-		return NULL;
+		return -ENOMEM;
 	}
-	skel = fdpass_bpf__open_opts(s->open_opts);
-	if (!skel) {
-		loupe_err("cannot open the fdpass BPF object: %s", strerror(errno));
-		return NULL;
-	}
-	st->skel = skel;
 	skel->rodata->trace_send = !st->receive_only;
 	skel->rodata->trace_receive = !st->send_only;
-	return skel->obj;
-}
-
-static int fdpass_attach(struct session *s)
-{
-	return session_attach_programs(s);
+	return 0;
 }
 
 /* --- events ------------------------------------------------------------------------- */
@@ -264,11 +254,11 @@ static void held_emit_head(struct session *s)
 /* The receiver of a held send, from the kernel's map (the receiver may be filtered out). */
 static bool held_lookup_peer(struct session *s, struct held *h)
 {
-	struct fdpass_state *st = s->state;
+	struct fdpass_bpf *skel = s->skel;
 	struct fdpass_peer p;
 	__u64 key = h->hdr.file_ptr;
 
-	if (!key || bpf_map_lookup_elem(bpf_map__fd(st->skel->maps.fdpass_peers), &key, &p))
+	if (!key || bpf_map_lookup_elem(bpf_map__fd(skel->maps.fdpass_peers), &key, &p))
 		return false;
 	if (!p.recv_ns || p.sender_tid != h->hdr.proc.tid || p.recv_ns < p.send_ns)
 		return false;
@@ -382,7 +372,6 @@ static void fdpass_close(struct session *s)
 		for (size_t i = 0; i < MAX_HELD; i++)
 			free(st->q[i].file);
 	free(st->q);
-	fdpass_bpf__destroy(st->skel);
 }
 
 static const char *fdpass_variant(void)
@@ -390,10 +379,6 @@ static const char *fdpass_variant(void)
 	return feature_tracepoint("syscalls", "sys_enter_sendmsg") ? "tracepoint" : "unavailable";
 }
 
-static const void *fdpass_elf_bytes(size_t *size)
-{
-	return fdpass_bpf__elf_bytes(size);
-}
 
 static const struct gadget fdpass_gadget = {
 	.name = "fdpass",
@@ -407,14 +392,14 @@ static const struct gadget fdpass_gadget = {
 	.fields = fdpass_fields,
 	.counters = fdpass_counters,
 	.state_size = sizeof(struct fdpass_state),
+	.skeleton = &fdpass_skeleton,
 	.parse_option = fdpass_parse_option,
-	.open = fdpass_open,
-	.attach = fdpass_attach,
+	.check = fdpass_check,
+	.configure = fdpass_configure,
 	.handle = fdpass_handle,
 	.tick = fdpass_tick,
 	.flush = fdpass_flush,
 	.close = fdpass_close,
 	.variant = fdpass_variant,
-	.elf_bytes = fdpass_elf_bytes,
 };
 LOUPE_GADGET(fdpass_gadget);

@@ -15,62 +15,32 @@
 #define SSL_MAX_DATA (SSL_CHUNK * SSL_MAX_CHUNKS)
 #define SSL_DEFAULT_DATA (1024 * 1024)
 
+#include "probes.h"
+
+/* One operation per probed function (probes.h), then the notices. */
 enum ssl_op {
-	SSL_OP_READ = 0,    /* SSL_read */
-	SSL_OP_WRITE,	    /* SSL_write */
-	SSL_OP_READ_EX,	    /* SSL_read_ex */
-	SSL_OP_WRITE_EX,    /* SSL_write_ex */
-	SSL_OP_HANDSHAKE,   /* SSL_do_handshake */
-	SSL_OP_GNUTLS_SEND, /* gnutls_record_send */
-	SSL_OP_GNUTLS_RECV, /* gnutls_record_recv */
-	SSL_OP_PR_WRITE,    /* NSPR PR_Write on an SSL socket */
-	SSL_OP_PR_SEND,
-	SSL_OP_PR_READ,
-	SSL_OP_PR_RECV,
-	/* libcrypto latency events (--crypto): no data, ret only. */
-	SSL_OP_CRYPTO_FIRST,
-	SSL_OP_RSA_SIGN = SSL_OP_CRYPTO_FIRST,
-	SSL_OP_RSA_VERIFY,
-	SSL_OP_OSSL_ECDSA_SIGN,
-	SSL_OP_OSSL_ECDSA_VERIFY,
-	SSL_OP_OSSL_ECDH_COMPUTE_KEY,
-	SSL_OP_RSA_OSSL_PUBLIC_ENCRYPT,
-	SSL_OP_RSA_OSSL_PUBLIC_DECRYPT,
-	SSL_OP_RSA_OSSL_PRIVATE_ENCRYPT,
-	SSL_OP_RSA_OSSL_PRIVATE_DECRYPT,
-	SSL_OP_EVP_PKEY_SIGN,
-	SSL_OP_EVP_PKEY_VERIFY,
-	SSL_OP_EVP_PKEY_DERIVE,
-	SSL_OP_EVP_PKEY_ENCRYPT,
-	SSL_OP_EVP_PKEY_DECRYPT,
-	SSL_OP_EVP_DIGESTSIGN,
-	SSL_OP_EVP_DIGESTSIGNFINAL,
-	SSL_OP_EVP_DIGESTVERIFY,
-	SSL_OP_EVP_DIGESTVERIFYFINAL,
-	SSL_OP_CRYPTO_LAST = SSL_OP_EVP_DIGESTVERIFYFINAL,
-	/* Not a call: a process exec'd; user space looks for new libraries. */
-	SSL_OP_EXEC,
-	/* Certificate verification (--verify): no data, ret is the mode or result. */
-	SSL_OP_CTX_SET_VERIFY, /* SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, ...) */
-	SSL_OP_SET_VERIFY,     /* SSL_set_verify(ssl, SSL_VERIFY_NONE, ...) */
-	SSL_OP_VERIFY_RESULT,  /* SSL_get_verify_result() != X509_V_OK */
-	SSL_OP_GNUTLS_VERIFY,  /* gnutls_certificate_verify_peers2/3: *status != 0 */
-	SSL_OP_GNUTLS_VERIFY3,
+#define SSL_OP_ENUM(lib, func, kind, dir, flags) SSL_OP_##func,
+	SSL_ALL_PROBES(SSL_OP_ENUM)
+#undef SSL_OP_ENUM
+	SSL_OP_EXEC, /* not a call: a process exec'd; user space looks for new libraries */
 	SSL_OP_MAX,
 };
 
-enum ssl_lib {
-	SSL_LIB_OPENSSL = 0,
-	SSL_LIB_GNUTLS,
-	SSL_LIB_NSS,
-	SSL_LIB_CRYPTO,
-	SSL_LIB_MAX,
+/* The per-function latency slots of --crypto (one per libcrypto row). */
+enum ssl_crypto_slot {
+#define SSL_CRYPTO_SLOT(lib, func, kind, dir, flags) SSL_CRYPTO_SLOT_##func,
+	SSL_LIBCRYPTO_PROBES(SSL_CRYPTO_SLOT)
+#undef SSL_CRYPTO_SLOT
+	SSL_NR_CRYPTO,
 };
 
 enum ssl_dir {
 	SSL_DIR_READ = 0,
 	SSL_DIR_WRITE,
 	SSL_DIR_HANDSHAKE,
+	SSL_DIR_CRYPTO,
+	SSL_DIR_VERIFY,
+	SSL_DIR_NONE,
 };
 
 /*
@@ -87,13 +57,9 @@ struct nss_range {
  */
 struct ssl_sock {
 	__s32 fd;
-	__u16 family; /* AF_INET, AF_INET6, or another family: no addresses */
-	__u16 lport;  /* host order */
-	__u16 rport;
 	__u8 role; /* SSL_ROLE_*: from SSL_connect/SSL_accept, if the program calls them */
-	__u8 pad;
-	__u8 laddr[16]; /* network order; IPv4 in the first 4 bytes */
-	__u8 raddr[16];
+	__u8 pad[3];
+	struct loupe_tuple tuple;
 };
 
 enum ssl_role {
@@ -119,15 +85,15 @@ enum ssl_counter {
 struct ssl_record {
 	struct loupe_proc proc;
 	__u64 call_id; /* entry time: groups the records of one call */
-	__u64 conn;    /* SSL *, gnutls_session_t or PRFileDesc *; pid for SSL_OP_EXEC */
+	__u64 conn;    /* SSL *, gnutls_session_t or PRFileDesc *; tgid for SSL_OP_EXEC */
 	__u64 latency_ns;
 	__s64 ret;	 /* raw return value */
 	__u64 len;	 /* bytes the call reported */
 	__u32 captured;	 /* bytes the whole call carries (<= len) */
 	__u32 offset;	 /* of this record's data in the call */
 	__u32 chunk_len; /* data bytes following this header */
-	__u16 op;	 /* enum ssl_op */
-	__u8 lib;	 /* enum ssl_lib */
+	__u16 op;	 /* enum ssl_op: the backend follows from it */
+	__u8 pad;
 	__u8 flags;
 	struct ssl_sock sock;
 	__u8 data[];

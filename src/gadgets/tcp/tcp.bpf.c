@@ -10,11 +10,8 @@
  * the caller's context) or accept() returns it, until it reaches TCP_CLOSE.
  */
 #include "loupe.bpf.h"
-#include <bpf/bpf_endian.h>
 #include "tcp.h"
 
-#define AF_INET 2
-#define AF_INET6 10
 #define ECONNABORTED 103
 #define EISCONN 106
 #define EALREADY 114
@@ -74,7 +71,7 @@ struct {
 const volatile bool connect_only = false;
 const volatile bool accept_only = false;
 const volatile bool failure_only = false;
-const volatile __u16 filter_family = 0; /* AF_INET, AF_INET6 or 0 */
+const volatile __u16 filter_family = 0; /* LOUPE_AF_INET, LOUPE_AF_INET6 or 0 */
 const volatile __u16 filter_port = 0;	/* either end, 0 = any */
 
 static __always_inline __u32 current_tid(void)
@@ -92,7 +89,7 @@ static __always_inline bool sk_wanted(struct sock *sk)
 {
 	__u16 family = sk_family(sk);
 
-	if (family != AF_INET && family != AF_INET6)
+	if (family != LOUPE_AF_INET && family != LOUPE_AF_INET6)
 		return false;
 	if (filter_family && family != filter_family)
 		return false;
@@ -115,21 +112,10 @@ static __always_inline __u16 sk_sport(struct sock *sk)
 	return bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 }
 
-/* Tuple and netns of sk into e; ports in host byte order. */
+/* Tuple and netns of sk into e. */
 static __always_inline void fill_tuple(struct tcp_event *e, struct sock *sk)
 {
-	__builtin_memset(e->saddr, 0, sizeof(e->saddr));
-	__builtin_memset(e->daddr, 0, sizeof(e->daddr));
-	e->family = sk_family(sk);
-	if (e->family == AF_INET) {
-		bpf_core_read(e->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(e->daddr, 4, &sk->__sk_common.skc_daddr);
-	} else {
-		bpf_core_read(e->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(e->daddr, 16, &sk->__sk_common.skc_v6_daddr);
-	}
-	e->sport = sk_sport(sk);
-	e->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	loupe_sock_tuple(sk, &e->tuple);
 	e->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
@@ -150,7 +136,7 @@ static __always_inline struct tcp_event *event_new(struct sock *sk, __u8 type)
 		return NULL;
 	fill_tuple(e, sk);
 	e->type = type;
-	e->pad = 0;
+	e->pad[0] = e->pad[1] = e->pad[2] = 0;
 	e->fd = -1;
 	e->accept_fd = -1;
 	e->error = 0;
@@ -428,22 +414,22 @@ static __always_inline void emit_sync_failure(struct sock *sk, const struct tid_
 	fill_tuple(e, sk);
 	loupe_fill_proc(&e->proc);
 	/* The destination asked for, since the socket may not hold it yet. */
-	if (family == AF_INET) {
-		__builtin_memset(e->daddr, 0, sizeof(e->daddr));
-		__builtin_memcpy(e->daddr, &ctx->addr[4], 4);
-		if (e->family == AF_INET6) {
+	if (family == LOUPE_AF_INET) {
+		__builtin_memset(e->tuple.raddr, 0, sizeof(e->tuple.raddr));
+		__builtin_memcpy(e->tuple.raddr, &ctx->addr[4], 4);
+		if (e->tuple.family == LOUPE_AF_INET6) {
 			/* An IPv4 address given to an IPv6 socket: show it mapped. */
-			e->daddr[10] = e->daddr[11] = 0xff;
-			__builtin_memcpy(&e->daddr[12], &ctx->addr[4], 4);
-			__builtin_memset(e->daddr, 0, 4);
+			e->tuple.raddr[10] = e->tuple.raddr[11] = 0xff;
+			__builtin_memcpy(&e->tuple.raddr[12], &ctx->addr[4], 4);
+			__builtin_memset(e->tuple.raddr, 0, 4);
 		}
-	} else if (family == AF_INET6) {
-		__builtin_memcpy(e->daddr, &ctx->addr[8], 16);
+	} else if (family == LOUPE_AF_INET6) {
+		__builtin_memcpy(e->tuple.raddr, &ctx->addr[8], 16);
 	}
-	if (family == AF_INET || family == AF_INET6)
-		e->dport = dport;
+	if (family == LOUPE_AF_INET || family == LOUPE_AF_INET6)
+		e->tuple.rport = dport;
 	e->type = TCP_EV_CONNECT;
-	e->pad = 0;
+	e->pad[0] = e->pad[1] = e->pad[2] = 0;
 	e->fd = ctx->fd;
 	e->accept_fd = -1;
 	e->error = err;

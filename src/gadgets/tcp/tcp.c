@@ -17,12 +17,12 @@
 #include "tcp.skel.h"
 
 struct tcp_state {
-	struct tcp_bpf *skel;
 	bool connect_only, accept_only, failure_only;
-	uint16_t family; /* AF_INET, AF_INET6 or 0 */
-	uint16_t port;
-	const char *hook;	/* --hook: NULL for the best available */
+	uint16_t family;  /* --family: AF_INET, AF_INET6 or 0 */
+	const char *hook; /* --hook: NULL for the best available */
 };
+
+LOUPE_SKELETON(tcp_skeleton, tcp_bpf);
 
 static const char *const type_names[TCP_EV_MAX] = {
 	[TCP_EV_CONNECT] = "connect",
@@ -66,78 +66,51 @@ static const struct field tcp_fields[] = {
 };
 
 static const struct gadget_option tcp_options[] = {
-	{ "connect-only", 0, NULL, "only connect events" },
-	{ "accept-only", 0, NULL, "only accept events" },
-	{ "failure-only", 0, NULL, "only failed connects" },
-	{ "family", 0, "4|6", "only IPv4 or only IPv6" },
-	{ "port", 0, "PORT", "only connections with this port at either end" },
-	{ "hook", 0, "NAME", "force tp_btf or tracepoint for state changes (default: best)" },
+	OPT_FLAG("connect-only", "only connect events", struct tcp_state, connect_only,
+		 "connect_only"),
+	OPT_FLAG("accept-only", "only accept events", struct tcp_state, accept_only,
+		 "accept_only"),
+	OPT_FLAG("failure-only", "only failed connects", struct tcp_state, failure_only,
+		 "failure_only"),
+	OPT_OWN("family", "4|6", "only IPv4 or only IPv6"),
+	{ .name = "port", .arg = "PORT", .help = "only connections with this port at either end",
+	  .kind = OPT_NUMBER, .offset = OPT_NO_FIELD, .knob = "filter_port", .min = 1,
+	  .max = 65535, .filter = true },
+	OPT_OWN("hook", "NAME", "force tp_btf or tracepoint for state changes (default: best)"),
 	{},
 };
-
-char *tcp_format_endpoint(char *buf, size_t len, unsigned int family, const void *addr,
-			  unsigned int port)
-{
-	char ip[INET6_ADDRSTRLEN];
-
-	if (family == AF_INET && inet_ntop(AF_INET, addr, ip, sizeof(ip)))
-		snprintf(buf, len, "%s:%u", ip, port);
-	else if (family == AF_INET6 && inet_ntop(AF_INET6, addr, ip, sizeof(ip)))
-		snprintf(buf, len, "[%s]:%u", ip, port);
-	else
-		snprintf(buf, len, "?:%u", port);
-	return buf;
-}
-
-const char *tcp_error_text(char *buf, size_t len, int err)
-{
-	const char *name;
-
-	if (!err)
-		return "";
-	name = errno_name(err);
-	if (name)
-		return name;
-	snprintf(buf, len, "E%d", err < 0 ? -err : err);
-	return buf;
-}
 
 static int tcp_parse_option(struct session *s, const struct gadget_option *opt, const char *arg)
 {
 	struct tcp_state *st = s->state;
-	uint64_t v;
-	int err;
 
-	if (!strcmp(opt->name, "connect-only")) {
-		st->connect_only = true;
-	} else if (!strcmp(opt->name, "accept-only")) {
-		st->accept_only = true;
-	} else if (!strcmp(opt->name, "failure-only")) {
-		st->failure_only = true;
-	} else if (!strcmp(opt->name, "family")) {
+	if (!strcmp(opt->name, "family")) {
 		if (!strcmp(arg, "4") || !strcmp(arg, "inet") || !strcmp(arg, "ipv4")) {
 			st->family = AF_INET;
 		} else if (!strcmp(arg, "6") || !strcmp(arg, "inet6") || !strcmp(arg, "ipv6")) {
 			st->family = AF_INET6;
 		} else {
 			loupe_err("--family needs 4 or 6, not '%s'", arg);
-			return EXIT_USAGE;
+			return -EINVAL;
 		}
-	} else if (!strcmp(opt->name, "port")) {
-		if ((err = parse_u64("--port", arg, 1, 65535, &v)))
-			return err;
-		st->port = v;
 	} else if (!strcmp(opt->name, "hook")) {
 		if (strcmp(arg, "tp_btf") && strcmp(arg, "tracepoint")) {
 			loupe_err("--hook: '%s' is not one of tp_btf, tracepoint", arg);
-			return EXIT_USAGE;
+			return -EINVAL;
 		}
 		st->hook = arg;
 	}
+	return 0;
+}
+
+static int tcp_check(struct session *s)
+{
+	struct tcp_state *st = s->state;
+
 	if (st->accept_only && (st->connect_only || st->failure_only)) {
 		loupe_err("--accept-only cannot be combined with --connect-only or --failure-only "
 			  "(failures are connect events)");
-		return EXIT_USAGE;
+		return -EINVAL;
 	}
 	return 0;
 }
@@ -157,28 +130,21 @@ static const char *tcp_variant(void)
 	return "unsupported";
 }
 
-static struct bpf_object *tcp_open(struct session *s)
+static int tcp_configure(struct session *s)
 {
 	struct tcp_state *st = s->state;
-	struct tcp_bpf *skel;
-	bool btf;
+	struct tcp_bpf *skel = s->skel;
+	bool btf = st->hook ? !strcmp(st->hook, "tp_btf") : use_tp_btf();
 
-	btf = st->hook ? !strcmp(st->hook, "tp_btf") : use_tp_btf();
 	if (btf && !use_tp_btf()) {
 		loupe_err("--hook tp_btf: this kernel has no BTF for inet_sock_set_state");
-		return NULL;
+		return -ENOTSUP;
 	}
 	if (!btf && !feature_tracepoint("sock", "inet_sock_set_state")) {
 		loupe_err("this kernel has no sock/inet_sock_set_state tracepoint (Linux 4.16 or "
 			  "later is needed)");
-		return NULL;
+		return -ENOTSUP;
 	}
-	skel = tcp_bpf__open_opts(s->open_opts);
-	if (!skel) {
-		loupe_err("cannot open the tcp BPF object: %s", strerror(errno));
-		return NULL;
-	}
-	st->skel = skel;
 	bpf_program__set_autoload(skel->progs.tcp_state_btf, btf);
 	bpf_program__set_autoload(skel->progs.tcp_destroy_btf, btf);
 	bpf_program__set_autoload(skel->progs.tcp_state_tp, !btf);
@@ -195,17 +161,8 @@ static struct bpf_object *tcp_open(struct session *s)
 		bpf_program__set_autoload(skel->progs.sys_accept4_x, accepts);
 	}
 	loupe_info(s, "state changes from %s/inet_sock_set_state", btf ? "tp_btf" : "tracepoint");
-	skel->rodata->connect_only = st->connect_only;
-	skel->rodata->accept_only = st->accept_only;
-	skel->rodata->failure_only = st->failure_only;
 	skel->rodata->filter_family = st->family;
-	skel->rodata->filter_port = st->port;
-	return skel->obj;
-}
-
-static int tcp_attach(struct session *s)
-{
-	return session_attach_programs(s);
+	return 0;
 }
 
 static int tcp_handle(struct session *s, const void *data, size_t size)
@@ -219,13 +176,15 @@ static int tcp_handle(struct session *s, const void *data, size_t size)
 	values_set_proc(v, &e->proc);
 	v[F_TYPE] = val_str(e->type < TCP_EV_MAX ? type_names[e->type] : "unknown");
 	v[F_NETNS] = val_u64(e->netns);
-	v[F_SRC] = val_str(tcp_format_endpoint(src, sizeof(src), e->family, e->saddr, e->sport));
-	v[F_DST] = val_str(tcp_format_endpoint(dst, sizeof(dst), e->family, e->daddr, e->dport));
+	v[F_SRC] = val_str(format_endpoint(src, sizeof(src), e->tuple.family, e->tuple.laddr,
+					   e->tuple.lport));
+	v[F_DST] = val_str(format_endpoint(dst, sizeof(dst), e->tuple.family, e->tuple.raddr,
+					   e->tuple.rport));
 	if (e->fd >= 0)
 		v[F_FD] = val_s64(e->fd);
 	if (e->accept_fd >= 0)
 		v[F_ACCEPT_FD] = val_s64(e->accept_fd);
-	v[F_ERROR] = val_str(tcp_error_text(errbuf, sizeof(errbuf), e->error));
+	v[F_ERROR] = val_str(errno_text(errbuf, sizeof(errbuf), e->error));
 	if (e->type == TCP_EV_CLOSE) {
 		v[F_DURATION] = val_u64(e->duration_ns);
 		v[F_BYTES_SENT] = val_u64(e->bytes_sent);
@@ -233,18 +192,6 @@ static int tcp_handle(struct session *s, const void *data, size_t size)
 	}
 	session_emit(s, v);
 	return 0;
-}
-
-static void tcp_close(struct session *s)
-{
-	struct tcp_state *st = s->state;
-
-	tcp_bpf__destroy(st->skel);
-}
-
-static const void *tcp_elf_bytes(size_t *size)
-{
-	return tcp_bpf__elf_bytes(size);
 }
 
 static const struct gadget tcp_gadget = {
@@ -257,13 +204,12 @@ static const struct gadget tcp_gadget = {
 		    "  loupe trace tcp --fields comm,pid,type,src,dst,fd,accept_fd,error\n",
 	.options = tcp_options,
 	.fields = tcp_fields,
+	.skeleton = &tcp_skeleton,
 	.state_size = sizeof(struct tcp_state),
 	.parse_option = tcp_parse_option,
-	.open = tcp_open,
-	.attach = tcp_attach,
+	.check = tcp_check,
+	.configure = tcp_configure,
 	.handle = tcp_handle,
-	.close = tcp_close,
 	.variant = tcp_variant,
-	.elf_bytes = tcp_elf_bytes,
 };
 LOUPE_GADGET(tcp_gadget);

@@ -21,22 +21,10 @@ struct tcp_event {
 	__s32 fd;	 /* connect: the socket; accept: the listening socket; else -1 */
 	__s32 accept_fd; /* accept: the new socket; else -1 */
 	__s32 error;	 /* positive errno, 0 on success */
-	__u16 family;	 /* AF_INET or AF_INET6 */
-	__u16 sport;	 /* host byte order */
-	__u16 dport;
 	__u8 type; /* enum tcp_event_type */
-	__u8 pad;
-	__u8 saddr[16]; /* IPv4 in the first 4 bytes */
-	__u8 daddr[16];
+	__u8 pad[3];
+	struct loupe_tuple tuple; /* local = src, remote = dst */
 };
 
-#if !defined(__bpf__) && !defined(__BPF__)
-#include <stddef.h>
-/* "1.2.3.4:80" or "[::1]:80" into buf; returns buf.  Exposed for unit tests. */
-char *tcp_format_endpoint(char *buf, size_t len, unsigned int family, const void *addr,
-			  unsigned int port);
-/* The error column: errno name, "E<n>" when unnamed, "" for 0. */
-const char *tcp_error_text(char *buf, size_t len, int err);
-#endif
 
 #endif /* LOUPE_TCP_H */

@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * --http: a row per HTTP/1.x or HTTP/2 request and response, decoded by
+ * http.c from each connection's two directions.  The decoder also runs for
+ * --redact (it masks HPACK literals the patterns cannot see) and --pcap
+ * (it tells which side is the client), without rows.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "http.h"
+
+struct http_state {
+	bool rows, json, redact;
+	uint64_t errors;     /* directions the decoder gave up on */
+	uint64_t late_masks; /* HTTP/2 secrets split across calls, already shown */
+};
+
+static bool http_wanted(const struct ssl_state *st)
+{
+	return st->http || st->redact || st->pcap_path;
+}
+
+static int http_open(struct session *s)
+{
+	struct ssl_state *st = s->state;
+	struct http_state *hs = calloc(1, sizeof(*hs));
+
+	if (!hs)
+		return -ENOMEM;
+	hs->rows = st->http;
+	hs->json = s->json;
+	hs->redact = st->redact;
+	st->an->priv[AN_HTTP] = hs;
+	return 0;
+}
+
+static const char *http_version(int v)
+{
+	return v == 20 ? "HTTP/2" : v == 10 ? "HTTP/1.0" : "HTTP/1.1";
+}
+
+struct http_emit_ctx {
+	struct session *s;
+	const struct ssl_record *r;
+};
+
+/* Columns: a one-line summary; JSON keeps the head itself (HTTP/2: decoded). */
+static void http_summary(char *buf, size_t len, const struct http_msg *m, const char *lat)
+{
+	if (m->kind == HTTP_REQUEST)
+		snprintf(buf, len, "%s %s%s%s %s stream %u", m->method,
+			 m->authority[0] ? "https://" : "", m->authority, m->path,
+			 http_version(m->version), m->stream_id);
+	else
+		snprintf(buf, len, "%d for %s %s %s stream %u%s%s", m->status,
+			 m->method[0] ? m->method : "?", m->path, http_version(m->version),
+			 m->stream_id, lat[0] ? " after " : "", lat);
+}
+
+/* One --http row: a request or a response. */
+static void emit_http(void *ctx, const struct http_msg *m)
+{
+	struct http_emit_ctx *hc = ctx;
+	struct ssl_state *st = hc->s->state;
+	struct http_state *hs = st->an->priv[AN_HTTP];
+	struct value v[F_MAX] = {};
+	char summary[3072], lat[32] = "";
+	struct row_bufs bufs;
+
+	if (!hs->rows)
+		return;
+	ssl_row_begin(v, hc->r, &bufs);
+	v[F_OPERATION] = val_str(m->kind == HTTP_REQUEST ? "http-request" : "http-response");
+	v[F_HTTP] = val_str(http_version(m->version));
+	v[F_METHOD] = val_str(m->method);
+	v[F_PATH] = val_str(m->path);
+	v[F_AUTHORITY] = val_str(m->authority);
+	v[F_STREAM] = val_u64(m->stream_id);
+	if (m->body_len >= 0)
+		v[F_BODY_LEN] = val_s64(m->body_len);
+	if (m->kind == HTTP_RESPONSE) {
+		v[F_STATUS] = val_u64(m->status);
+		if (m->has_latency) {
+			v[F_RESPONSE_TIME] = val_u64(m->latency_ns);
+			v[F_LATENCY] = val_u64(m->latency_ns);
+			format_duration(lat, sizeof(lat), m->latency_ns);
+		}
+	}
+	v[F_ERROR] = val_str("");
+	if (hs->json) {
+		v[F_DATA] = val_bytes(m->head, m->head_len);
+	} else {
+		http_summary(summary, sizeof(summary), m, lat);
+		v[F_DATA] = val_bytes(summary, strlen(summary));
+	}
+	session_emit(hc->s, v);
+}
+
+static int http_feed(struct session *s, struct ssl_call *c)
+{
+	struct ssl_state *st = s->state;
+	struct http_state *hs = st->an->priv[AN_HTTP];
+	struct http_emit_ctx ctx = { s, c->r };
+	struct ssl_conn *conn = c->conn;
+	struct http_conn *h;
+	int client;
+
+	if (!conn)
+		return 0;
+	if (!conn->an[AN_HTTP] && !(conn->an[AN_HTTP] = http_conn_new()))
+		return 0; /* out of memory: this connection is not decoded */
+	h = conn->an[AN_HTTP];
+	/* The bytes are ours to mask only when redaction made a copy. */
+	if (!conn->broken)
+		http_conn_feed(h, c->write, (uint8_t *)c->data, c->len, c->r->proc.ts_ns,
+			       hs->redact, emit_http, &ctx);
+	/* After a gap every later byte would be parsed at the wrong place. */
+	if (c->truncated && !conn->broken)
+		hs->errors++;
+	client = http_conn_client_dir(h);
+	if (client >= 0)
+		conn->client_dir = client == 1;
+	return 0;
+}
+
+static void http_conn_end(struct session *s, struct ssl_conn *conn)
+{
+	struct ssl_state *st = s->state;
+	struct http_state *hs = st->an->priv[AN_HTTP];
+	const struct http_stats *stats;
+
+	if (!conn->an[AN_HTTP])
+		return;
+	stats = http_conn_stats(conn->an[AN_HTTP]);
+	hs->errors += stats->hpack_errors + stats->parse_errors;
+	hs->late_masks += stats->late_masks;
+	http_conn_free(conn->an[AN_HTTP]);
+	conn->an[AN_HTTP] = NULL;
+}
+
+static void http_close(struct session *s)
+{
+	struct ssl_state *st = s->state;
+	struct http_state *hs = st->an->priv[AN_HTTP];
+
+	if (!hs)
+		return;
+	if (hs->rows && hs->errors)
+		loupe_warn("%llu HTTP connection directions could not be decoded (not HTTP, "
+			   "started before loupe, or bytes missing)",
+			   (unsigned long long)hs->errors);
+	if (hs->redact && hs->late_masks)
+		loupe_warn("%llu HTTP/2 header values split across calls were shown unmasked in "
+			   "the raw data (the decoded rows are masked)",
+			   (unsigned long long)hs->late_masks);
+	free(hs);
+}
+
+const struct ssl_analysis ssl_analysis_http = {
+	.name = "http",
+	.wanted = http_wanted,
+	.per_conn = true,
+	.open = http_open,
+	.feed = http_feed,
+	.conn_end = http_conn_end,
+	.close = http_close,
+};

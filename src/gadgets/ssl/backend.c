@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The operations of the ssl gadget, made from probes.h, and the backends
+ * they belong to.
+ */
+#include <stdio.h>
+
+#include <bpf/libbpf.h>
+
+#include "internal.h"
+
+const struct ssl_op_info ssl_ops[SSL_OP_MAX] = {
+#define SSL_OP_INFO(l, func, k, d, f)                                                       \
+	[SSL_OP_##func] = { .name = #func, .lib = #l, .dir = SSL_DIR_##d, .kind = SSL_KIND_##k, \
+			    .flags = f },
+	SSL_ALL_PROBES(SSL_OP_INFO)
+#undef SSL_OP_INFO
+	[SSL_OP_EXEC] = { .name = "exec", .dir = SSL_DIR_NONE, .kind = -1 },
+};
+
+const struct ssl_backend *const ssl_backends[] = {
+	&ssl_backend_openssl,
+	&ssl_backend_gnutls,
+	&ssl_backend_nss,
+	&ssl_backend_libcrypto,
+	NULL,
+};
+
+bool ssl_kind_has_data(int kind)
+{
+	return kind == SSL_KIND_RW || kind == SSL_KIND_RW_EX || kind == SSL_KIND_RECORD ||
+	       kind == SSL_KIND_NSPR;
+}
+
+bool ssl_kind_has_return(int kind)
+{
+	return kind != SSL_KIND_IMAGE && kind != SSL_KIND_VERIFY_MODE;
+}
+
+const struct ssl_op_info *ssl_op(unsigned int op)
+{
+	return op < SSL_OP_MAX && ssl_ops[op].name ? &ssl_ops[op] : NULL;
+}
+
+const struct ssl_backend *ssl_op_backend(unsigned int op)
+{
+	static const struct ssl_backend *by_op[SSL_OP_MAX];
+	static bool done;
+	const struct ssl_backend *b;
+
+	if (!done) {
+		for_each_backend(b, i)
+			for (size_t k = 0; k < b->nr_ops; k++)
+				by_op[b->ops[k]] = b;
+		done = true;
+	}
+	return op < SSL_OP_MAX ? by_op[op] : NULL;
+}
+
+struct bpf_program *ssl_prog(struct bpf_object *obj, unsigned int op, bool ret)
+{
+	char name[128];
+
+	if (op >= SSL_OP_EXEC || (ret && !ssl_kind_has_return(ssl_ops[op].kind)))
+		return NULL;
+	snprintf(name, sizeof(name), "trace_%s_%s_%s", ret ? "uretprobe" : "uprobe",
+		 ssl_ops[op].lib, ssl_ops[op].name);
+	return bpf_object__find_program_by_name(obj, name);
+}

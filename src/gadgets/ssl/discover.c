@@ -1,0 +1,424 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Which files to probe, for every backend: the libraries the dynamic loader
+ * would find, --lib and --bin, and the executables and libraries of running
+ * processes and of processes started later (the exec notice).  Each file is
+ * looked at once, by device and inode, whatever name it is reached by.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "internal.h"
+
+/* Every operation probes.h names (the notices after them are not functions). */
+#define NR_FUNCS SSL_OP_EXEC
+
+/* Paths come from processes (containers): never print their bytes raw. */
+static const char *printable(const char *in, char *buf, size_t len)
+{
+	size_t i;
+
+	for (i = 0; in[i] && i + 1 < len; i++)
+		buf[i] = isprint((unsigned char)in[i]) ? in[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
+static void find_funcs_init(struct elf_func *f)
+{
+	for (size_t op = 0; op < NR_FUNCS; op++)
+		f[op].name = ssl_ops[op].name;
+}
+
+static bool backend_enabled(const struct ssl_state *st, const struct ssl_backend *b)
+{
+	return !b->enabled || b->enabled(st);
+}
+
+/*
+ * What of backend b a file has: BACKEND_ALL when it has the backend's own
+ * calls (and they make sense together), BACKEND_MARKERS when it has only
+ * functions that are probed on their own, else BACKEND_NONE.
+ */
+enum { BACKEND_NONE, BACKEND_MARKERS, BACKEND_ALL };
+
+static int backend_in_file(const struct ssl_backend *b, const bool *found)
+{
+	bool core = false, marker = false;
+
+	for (size_t k = 0; k < b->nr_ops; k++) {
+		enum ssl_op op = b->ops[k];
+
+		core |= found[op] && (ssl_ops[op].flags & PROBE_CORE);
+		marker |= found[op] && (ssl_ops[op].flags & PROBE_MARKER);
+	}
+	if (core && (!b->usable || b->usable(found)))
+		return BACKEND_ALL;
+	return marker ? BACKEND_MARKERS : BACKEND_NONE;
+}
+
+/* The counts of one file's probing, for the messages. */
+struct probe_tally {
+	int attached, failed;
+	char missing[256];
+};
+
+static void note_missing(struct probe_tally *t, const char *func)
+{
+	size_t len = strlen(t->missing);
+
+	snprintf(t->missing + len, sizeof(t->missing) - len, "%s%s", len ? ", " : "", func);
+}
+
+static int attach_op(struct session *s, enum ssl_op op, const char *path, const struct elf_func *f,
+		     unsigned long image_end)
+{
+	struct ssl_state *st = s->state;
+	const struct ssl_op_info *info = &ssl_ops[op];
+	__u64 cookie = 0;
+
+	if (info->flags & PROBE_IMAGE_COOKIE) {
+		if (!st->disc.cookies || f->vaddr > UINT32_MAX || image_end > UINT32_MAX)
+			return -ENOTSUP;
+		cookie = (__u64)image_end << 32 | f->vaddr;
+	}
+	if (uprobe_attach_cookie(s, ssl_prog(s->obj, op, false), path, info->name, f->offset, false,
+				 cookie))
+		return -EINVAL;
+	if (ssl_kind_has_return(info->kind) &&
+	    uprobe_attach(s, ssl_prog(s->obj, op, true), path, info->name, f->offset, true))
+		return -EINVAL;
+	return 0;
+}
+
+/* Attach backend b's functions found in the file (all of them, or its markers only). */
+static void attach_backend(struct session *s, const struct ssl_backend *b, int what,
+			   const char *path, const struct elf_func *f, unsigned long image_end,
+			   struct probe_tally *t)
+{
+	for (size_t k = 0; k < b->nr_ops; k++) {
+		enum ssl_op op = b->ops[k];
+		unsigned int flags = ssl_ops[op].flags;
+		struct bpf_program *prog = ssl_prog(s->obj, op, false);
+		int err;
+
+		if (!prog || !bpf_program__autoload(prog))
+			continue; /* not asked for here (--verify), or not for this kernel */
+		if (what == BACKEND_MARKERS && !(flags & PROBE_MARKER))
+			continue;
+		if (!f[op].found) {
+			if (flags & PROBE_CORE)
+				note_missing(t, ssl_ops[op].name);
+			continue;
+		}
+		err = attach_op(s, op, path, &f[op], image_end);
+		if (err == -EINVAL)
+			t->failed++;
+		else if (!err)
+			t->attached++; /* -ENOTSUP: no attach cookies here, probed from maps */
+	}
+}
+
+static void report_file(struct session *s, const char *shown, const char *why, unsigned int mask,
+			const struct probe_tally *t)
+{
+	struct ssl_state *st = s->state;
+	const struct ssl_backend *b;
+	char names[64] = "";
+
+	if (t->missing[0])
+		loupe_warn("%s: no %s; those calls are not traced there", shown, t->missing);
+	if (t->failed)
+		loupe_warn("%s: %d functions could not be probed (-v for details)", shown, t->failed);
+	if (!t->attached)
+		return;
+	for_each_backend(b, i) {
+		size_t len = strlen(names);
+
+		if (mask & (1u << i))
+			snprintf(names + len, sizeof(names) - len, "%s%s", len ? "," : "", b->name);
+	}
+	st->disc.probed++;
+	fprintf(stderr, "loupe: probing %s (%d function%s: %s)\n", shown, t->attached,
+		t->attached == 1 ? "" : "s", names);
+	loupe_info(s, "  %s was found %s", shown, why);
+}
+
+/*
+ * Probe every TLS function the file has (path is what we open and attach,
+ * shown names it, why says how it was found).  Returns its entry in the
+ * seen list (kind: a bit per backend found there), or NULL when it cannot be
+ * read.
+ */
+static struct lib_entry *probe_file(struct session *s, const char *path, const char *shown,
+				    const char *why)
+{
+	struct ssl_state *st = s->state;
+	struct discovery *d = &st->disc;
+	struct lib_entry *e = lib_list_get(&d->seen, path);
+	struct elf_func f[NR_FUNCS];
+	bool found[SSL_OP_MAX] = {};
+	struct probe_tally t = {};
+	const struct ssl_backend *b;
+	unsigned long image_end = 0;
+	char pbuf[PATH_MAX];
+	int err;
+
+	if (e)
+		return e;
+	if (lib_list_add(&d->seen, path) < 0 || !(e = lib_list_get(&d->seen, path)))
+		return NULL;
+	shown = printable(shown, pbuf, sizeof(pbuf));
+	find_funcs_init(f);
+	if ((err = elf_find_funcs(path, f, NR_FUNCS, &image_end))) {
+		loupe_warn("%s: cannot read its symbols (%s), not probed", shown, strerror(-err));
+		return e;
+	}
+	for (size_t op = 0; op < NR_FUNCS; op++)
+		found[op] = f[op].found;
+	e->image_end = image_end;
+	for_each_backend(b, i) {
+		int what = backend_enabled(st, b) ? backend_in_file(b, found) : BACKEND_NONE;
+
+		if (what == BACKEND_NONE)
+			continue;
+		e->kind |= 1u << i;
+		attach_backend(s, b, what, path, f, image_end, &t);
+	}
+	for (size_t op = 0; op < NR_FUNCS; op++)
+		if (found[op] && (ssl_ops[op].flags & PROBE_IMAGE_COOKIE))
+			e->kind |= SEEN_IMAGE;
+	if (!e->kind) {
+		/* Found by us: normal.  Named by the user (--lib): say it. */
+		if (!strncmp(why, "by --", 5))
+			loupe_warn("%s: no TLS functions found, not probed", shown);
+		else
+			loupe_info(s, "%s (%s): no TLS functions, not probed", shown, why);
+		return e;
+	}
+	report_file(s, shown, why, e->kind, &t);
+	return e;
+}
+
+int discover_check_file(struct session *s, const char *flag, const char *path, bool bin)
+{
+	struct ssl_state *st = s->state;
+	struct elf_func f[NR_FUNCS];
+	bool any = false;
+	int err;
+
+	find_funcs_init(f);
+	err = elf_find_funcs(path, f, NR_FUNCS, NULL);
+	if (err == -ENOEXEC) {
+		loupe_err("%s %s: not an ELF file (give the path of %s)", flag, path,
+			  bin ? "an executable" : "a shared library");
+		return -EINVAL;
+	}
+	if (err) {
+		loupe_err("%s %s: %s", flag, path, strerror(-err));
+		return -EINVAL;
+	}
+	for (size_t op = 0; op < NR_FUNCS; op++)
+		any |= f[op].found && (ssl_ops[op].flags & PROBE_CORE);
+	if (bin && !any) {
+		loupe_err("--bin %s: no SSL_read/SSL_write, gnutls_record_* or PR_* symbols "
+			  "(stripped, or no TLS linked in)",
+			  path);
+		return -EINVAL;
+	}
+	if (lib_list_add(bin ? &st->disc.bins : &st->disc.extra_libs, path) < 0) {
+		loupe_err("%s %s: not a regular file", flag, path);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* --- processes ---------------------------------------------------------------------- */
+
+/* Names worth opening when seen in a process's maps (the executable always is). */
+static bool tls_candidate(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	/* GnuTLS's OpenSSL compatibility wraps gnutls_record_*: probed there already. */
+	if (!strncmp(base, "libgnutls-openssl", 17))
+		return false;
+	return strstr(base, "ssl") || strstr(base, "tls") || strstr(base, "nspr") ||
+	       strstr(base, "crypto") || strstr(base, "boring") || strstr(base, "node");
+}
+
+struct scan_ctx {
+	struct session *s;
+	int pid;
+};
+
+static int scan_map(const struct proc_map *m, void *ctx)
+{
+	struct scan_ctx *c = ctx;
+	char path[PATH_MAX + 32], why[64];
+	const struct ssl_backend *b;
+	struct lib_entry *e;
+
+	if (!tls_candidate(m->path) || strstr(m->path, " (deleted)"))
+		return 0;
+	if (!m->exec && m->offset)
+		return 0;
+	/* The process's own view of its files: a container's private copy. */
+	snprintf(path, sizeof(path), "/proc/%d/root%s", c->pid, m->path);
+	snprintf(why, sizeof(why), "mapped by pid %d", c->pid);
+	e = probe_file(c->s, path, m->path, why);
+	if (!e)
+		return 0;
+	for_each_backend(b, i)
+		if ((e->kind & (1u << i)) && b->mapped)
+			b->mapped(c->s, c->pid, m, e);
+	return 0;
+}
+
+/* Look at one process: its executable and the TLS libraries it maps. */
+static void scan_pid(struct session *s, int pid)
+{
+	struct scan_ctx c = { s, pid };
+	char exe[64], target[PATH_MAX], why[64];
+	ssize_t n;
+
+	if (pid == getpid())
+		return;
+	snprintf(exe, sizeof(exe), "/proc/%d/exe", pid);
+	n = readlink(exe, target, sizeof(target) - 1);
+	if (n > 0) {
+		target[n] = '\0';
+		snprintf(why, sizeof(why), "as the executable of pid %d", pid);
+		probe_file(s, exe, target, why);
+	}
+	proc_maps_foreach(pid, scan_map, &c);
+}
+
+static void scan_all(struct session *s)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+
+		if (pid > 0 && !*end)
+			scan_pid(s, pid);
+	}
+	closedir(d);
+}
+
+/*
+ * After exec the loader maps libraries, and the program may dlopen more:
+ * look again a little later, then once more after a few seconds.
+ */
+static const double watch_delays[] = { 0, 0.15, 1.0, 3.0 };
+#define NR_WATCH_ROUNDS (sizeof(watch_delays) / sizeof(watch_delays[0]))
+
+void discover_watch(struct session *s, int pid)
+{
+	struct discovery *d = &((struct ssl_state *)s->state)->disc;
+	struct watch *w;
+
+	if (d->nr_watch == MAX_WATCH) {
+		/* An exec storm: the oldest watch loses its last rounds. */
+		memmove(d->watch, d->watch + 1, (MAX_WATCH - 1) * sizeof(*w));
+		d->nr_watch--;
+	}
+	w = &d->watch[d->nr_watch++];
+	w->pid = pid;
+	w->round = 0;
+	w->due = loupe_now_s();
+}
+
+void discover_tick(struct session *s)
+{
+	struct discovery *d = &((struct ssl_state *)s->state)->disc;
+	double now;
+	int j = 0;
+
+	if (!d->nr_watch)
+		return;
+	now = loupe_now_s();
+	for (int i = 0; i < d->nr_watch; i++) {
+		struct watch *w = &d->watch[i];
+
+		if (w->due <= now) {
+			scan_pid(s, w->pid);
+			if (++w->round >= (int)NR_WATCH_ROUNDS)
+				continue; /* done: dropped */
+			w->due += watch_delays[w->round] - watch_delays[w->round - 1];
+		}
+		d->watch[j++] = *w;
+	}
+	d->nr_watch = j;
+}
+
+/* --- start -------------------------------------------------------------------------- */
+
+/* The system's libraries first: processes started later load them too. */
+static void probe_system_libraries(struct session *s)
+{
+	struct ssl_state *st = s->state;
+	const struct ssl_backend *b;
+
+	for_each_backend(b, i) {
+		if (!backend_enabled(st, b))
+			continue;
+		for (const char *const *name = b->sonames; *name; name++) {
+			struct lib_list libs = {};
+
+			find_libraries(*name, &libs);
+			for (int k = 0; k < libs.n; k++)
+				probe_file(s, libs.v[k].path, libs.v[k].path,
+					   "in ld.so.cache or a standard library directory");
+			lib_list_free(&libs);
+		}
+	}
+}
+
+int discover_attach(struct session *s)
+{
+	struct ssl_state *st = s->state;
+	struct discovery *d = &st->disc;
+
+	probe_system_libraries(s);
+	for (int i = 0; i < d->extra_libs.n; i++)
+		probe_file(s, d->extra_libs.v[i].path, d->extra_libs.v[i].path, "by --lib");
+	for (int i = 0; i < d->bins.n; i++)
+		probe_file(s, d->bins.v[i].path, d->bins.v[i].path, "by --bin");
+	/* Running processes: private copies, containers, TLS linked into executables. */
+	if (s->filter.by_pid)
+		scan_pid(s, s->filter.pid);
+	else
+		scan_all(s);
+	if (d->probed)
+		return 0;
+	if (st->no_follow) {
+		loupe_err("found no TLS library to probe: install libssl3, or give --lib PATH or "
+			  "--bin PATH");
+		return -ENOENT;
+	}
+	loupe_warn("found no TLS library yet; watching processes that start");
+	return 0;
+}
+
+void discover_free(struct discovery *d)
+{
+	lib_list_free(&d->extra_libs);
+	lib_list_free(&d->bins);
+	lib_list_free(&d->seen);
+}

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The ssl gadget's user-space half, as its files see each other:
+ *
+ *   ssl.c            the gadget: options, fields, records back into calls, rows
+ *   backend.c        the operations table and the list of backends
+ *   openssl.c, gnutls.c, nss.c, libcrypto.c
+ *                    one backend each: its probes (probes.h) and its quirks
+ *   discover.c       which files to probe, for every backend: the system's
+ *                    libraries, --lib/--bin, running and new processes
+ *   conn.c           per-connection state shared by the analyses
+ *   analysis_*.c     what is made of the calls: redaction, HTTP rows, pcap,
+ *                    verification rows
+ *
+ * A backend never sees an analysis, and an analysis never sees a backend:
+ * both meet in struct ssl_call.
+ */
+#ifndef LOUPE_SSL_INTERNAL_H
+#define LOUPE_SSL_INTERNAL_H
+
+#include "gadget.h"
+#include "uprobe.h"
+#include "ssl.h"
+
+struct bpf_object;
+struct bpf_program;
+struct ssl_backend;
+struct ssl_conn;
+struct pcap_out;
+
+/* --- operations ------------------------------------------------------------------ */
+
+/* What the table in probes.h says of each operation. */
+struct ssl_op_info {
+	const char *name;   /* the function: the operation field */
+	const char *lib;    /* the programs' name part (trace_uprobe_<lib>_<func>) */
+	enum ssl_dir dir;
+	int kind;	    /* SSL_KIND_* */
+	unsigned int flags; /* PROBE_* */
+};
+
+extern const struct ssl_op_info ssl_ops[SSL_OP_MAX];
+
+bool ssl_kind_has_data(int kind);
+bool ssl_kind_has_return(int kind);
+/* The backend an operation belongs to, or NULL (notices). */
+const struct ssl_backend *ssl_op_backend(unsigned int op);
+/* The operation's info, or NULL for a number out of range. */
+const struct ssl_op_info *ssl_op(unsigned int op);
+/* Its entry (or return) program: trace_u[ret]probe_<lib>_<func>; NULL if none. */
+struct bpf_program *ssl_prog(struct bpf_object *obj, unsigned int op, bool ret);
+
+/* --- backends -------------------------------------------------------------------- */
+
+struct ssl_state;
+
+/*
+ * A TLS implementation: the functions to probe (its rows of probes.h) and
+ * what is particular to it.  Every hook may be NULL.
+ *
+ * Today's backends find their functions as ELF symbols and probe their entry
+ * and return.  A backend that cannot (Go: symbols from .gopclntab, no return
+ * probes on moving goroutine stacks, one RET probe per return instruction)
+ * sets probe_file to do its own finding and attaching, and keeps the same
+ * record format: the analyses see its calls like any other.
+ */
+struct ssl_backend {
+	const char *name;		/* the library field */
+	const char *const *sonames;	/* file names the dynamic loader would load */
+	const enum ssl_op *ops;		/* its operations, from probes.h */
+	size_t nr_ops;
+	/* Probed at all in this run (libcrypto: only with --crypto). */
+	bool (*enabled)(const struct ssl_state *st);
+	/* Which of its CORE functions make a file this backend's (default: any). */
+	bool (*usable)(const bool *found_by_op);
+	/* A process maps a file probed for this backend (NSS: where libssl3 lies). */
+	void (*mapped)(struct session *s, int pid, const struct proc_map *m,
+		       const struct lib_entry *e);
+	/* The text of a verification event of this backend. */
+	void (*verify_text)(const struct ssl_record *r, char *buf, size_t len);
+	/* Find and attach by itself (see above); NULL: ELF symbols, entry and return. */
+	int (*probe_file)(struct session *s, const char *path, const char *shown);
+};
+
+/* .ops and .nr_ops of a backend, from its rows of probes.h. */
+#define SSL_OP_OF(lib, func, kind, dir, flags) SSL_OP_##func,
+#define SSL_BACKEND_OPS(rows)                                                              \
+	.ops = (const enum ssl_op[]){ rows(SSL_OP_OF) },                                   \
+	.nr_ops = sizeof((const enum ssl_op[]){ rows(SSL_OP_OF) }) / sizeof(enum ssl_op)
+
+/* Files a backend's probes were found in carry its bit; this one marks an IMAGE probe. */
+#define SEEN_IMAGE (1u << 31)
+
+extern const struct ssl_backend ssl_backend_openssl, ssl_backend_gnutls, ssl_backend_nss,
+	ssl_backend_libcrypto;
+extern const struct ssl_backend *const ssl_backends[];
+
+#define for_each_backend(b, i) for (size_t i = 0; ((b) = ssl_backends[i]) != NULL; i++)
+
+/* --- discovery (discover.c) ---------------------------------------------------------- */
+
+/* A new process whose maps are looked at again a few times while it loads. */
+struct watch {
+	int pid;
+	int round;
+	double due;
+};
+
+#define MAX_WATCH 1024
+
+struct discovery {
+	struct lib_list extra_libs; /* --lib */
+	struct lib_list bins;	    /* --bin */
+	struct lib_list seen;	    /* every file looked at, probed or not (kind: backends) */
+	int probed;		    /* files with at least one probe */
+	bool cookies;		    /* bpf_get_attach_cookie is there */
+	struct watch watch[MAX_WATCH];
+	int nr_watch;
+};
+
+/* --lib/--bin: a file worth probing? 0, or -EINVAL after saying why. */
+int discover_check_file(struct session *s, const char *flag, const char *path, bool bin);
+/* The system's libraries, --lib, --bin and running processes; -ENOENT: nothing at all. */
+int discover_attach(struct session *s);
+/* A process exec'd: look at it now and a few times while it loads. */
+void discover_watch(struct session *s, int pid);
+void discover_tick(struct session *s);
+void discover_free(struct discovery *d);
+
+/* --- the gadget's state ---------------------------------------------------------- */
+
+struct pending;
+
+struct ssl_state {
+	/* Options. */
+	uint64_t data_size;
+	bool no_data, no_reads, no_writes, crypto, no_follow, no_endpoints;
+	uint32_t sample;
+	bool http, verify, redact;
+	const char *pcap_path;
+	/* Chosen for this kernel. */
+	bool bounded; /* no bpf_loop: the bounded-loop emitter */
+	struct discovery disc;
+	/* Calls whose records are still arriving. */
+	struct pending *pending;
+	int nr_pending;
+	/* Connections and the analyses' shared state. */
+	struct ssl_conn *conns;
+	uint64_t conns_evicted;
+	struct analysis_state *an;
+};
+
+/* --- rows -------------------------------------------------------------------------- */
+
+enum {
+	F_LIBRARY = LOUPE_PROC_NR_FIELDS,
+	F_OPERATION,
+	F_DIRECTION,
+	F_LATENCY,
+	F_LEN,
+	F_CAPTURED,
+	F_TRUNCATED,
+	F_CONN,
+	F_ERROR,
+	F_FD,
+	F_LOCAL,
+	F_REMOTE,
+	F_HTTP,
+	F_METHOD,
+	F_PATH,
+	F_AUTHORITY,
+	F_STATUS,
+	F_STREAM,
+	F_RESPONSE_TIME,
+	F_BODY_LEN,
+	F_VERIFY_RESULT,
+	F_DATA,
+	F_MAX,
+};
+
+/* Room for the endpoint strings of a row. */
+struct row_bufs {
+	char local[64], remote[64];
+};
+
+/* The columns every row of a call shares: process, library, operation, connection, endpoints. */
+void ssl_row_begin(struct value *v, const struct ssl_record *r, struct row_bufs *b);
+const char *ssl_dir_name(enum ssl_dir dir);
+
+/* --- connections (conn.c) ---------------------------------------------------------------- */
+
+#define SSL_MAX_CONNS 1024
+
+/* Analyses in the order they see a call: redaction first, it changes the bytes. */
+enum {
+	AN_REDACT,
+	AN_HTTP,
+	AN_PCAP,
+	AN_VERIFY,
+	AN_MAX,
+};
+
+/* A connection as the analyses know it, by process and handle. */
+struct ssl_conn {
+	bool used;
+	uint32_t pid;
+	uint64_t handle;
+	uint64_t last_ns;
+	bool broken;	/* bytes went missing: a parser would guess from here on */
+	int client_dir; /* 1: the local writes are the client's; 0: the reads; -1: unknown */
+	void *an[AN_MAX];
+};
+
+struct ssl_conn *conn_get(struct session *s, uint32_t pid, uint64_t handle, uint64_t now);
+void conns_free(struct session *s);
+
+/* --- analyses ---------------------------------------------------------------------------- */
+
+/* One call, whole, as the analyses see it. */
+struct ssl_call {
+	const struct ssl_record *r;
+	const struct ssl_op_info *op;
+	const uint8_t *data; /* an analysis may point it at a changed copy (redaction) */
+	size_t len;
+	bool truncated;	      /* bytes are missing: --data-size, or records lost */
+	bool write;
+	struct ssl_conn *conn; /* when an analysis keeps per-connection state */
+};
+
+struct ssl_analysis {
+	const char *name;
+	/* Asked for on this command line. */
+	bool (*wanted)(const struct ssl_state *st);
+	bool per_conn; /* keeps state per connection (conn.c) */
+	/* Before anything is loaded: files that cannot be written stop us here. */
+	int (*open)(struct session *s);
+	/* Every call, in order; returns -ENOMEM when the call cannot be shown. */
+	int (*feed)(struct session *s, struct ssl_call *c);
+	/* A connection is forgotten: free conn->an[this one]. */
+	void (*conn_end)(struct session *s, struct ssl_conn *c);
+	/* At exit: report what was not right, free everything. */
+	void (*close)(struct session *s);
+};
+
+extern const struct ssl_analysis ssl_analysis_redact, ssl_analysis_http, ssl_analysis_pcap,
+	ssl_analysis_verify;
+
+/* The analyses' own state, one struct each, allocated by analysis_open(). */
+struct analysis_state {
+	bool active[AN_MAX];
+	void *priv[AN_MAX];
+};
+
+int analyses_open(struct session *s);
+int analyses_feed(struct session *s, struct ssl_call *c);
+void analyses_conn_end(struct session *s, struct ssl_conn *c);
+void analyses_close(struct session *s);
+bool analyses_per_conn(const struct session *s);
+
+#endif /* LOUPE_SSL_INTERNAL_H */

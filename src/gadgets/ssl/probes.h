@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Every function the ssl gadget probes, one row each, grouped by backend.
+ * This table is the one source of the operation enum and names (ssl.h), the
+ * BPF programs (ssl.bpf.c) and each backend's attach list (backend.c):
+ * adding a function is adding a row.
+ *
+ * Columns of X(lib, func, kind, dir, flags):
+ *   lib    the programs' name part: trace_uprobe_<lib>_<func>, trace_uretprobe_...
+ *   func   the symbol probed
+ *   kind   what the probes do with the call (SSL_KIND_*, below): it chooses
+ *          the programs, so calls alike share their code
+ *   dir    SSL_DIR_* of the events it makes
+ *   flags  PROBE_* (below)
+ */
+#ifndef LOUPE_SSL_PROBES_H
+#define LOUPE_SSL_PROBES_H
+
+/*
+ * What the probes of a function do.  Data kinds copy the buffer at return:
+ *   RW         int f(handle, buf, num): bytes moved = return value
+ *   RW_EX      int f(handle, buf, num, size_t *bytes): 1 and *bytes on success
+ *   RECORD     ssize_t f(session, buf, size): bytes moved = return value
+ *   NSPR       PRInt32 f(PRFileDesc *, buf, amount, ...): kept only when the
+ *              descriptor has NSS's SSL layer
+ * Others:
+ *   HANDSHAKE  int f(handle): an event with latency, 1 when done
+ *   HS_CLIENT, HS_SERVER, HS_ANY
+ *              a handshake that makes no event: the system calls inside it
+ *              tell the connection's endpoints early (and its role)
+ *   CRYPTO     latency of a libcrypto call (--crypto), no data
+ *   IMAGE      entry only: where the library's image lies in this process
+ *   VERIFY_MODE    entry only: f(ctx_or_ssl, mode, ...) with mode 0 (--verify)
+ *   VERIFY_RESULT  long f(ssl): a non-zero result (--verify)
+ *   VERIFY_PEERS2  int f(session, unsigned *status): a non-zero *status
+ *   VERIFY_PEERS3  int f(session, const char *host, unsigned *status)
+ */
+#define SSL_KIND_RW 0
+#define SSL_KIND_RW_EX 1
+#define SSL_KIND_RECORD 2
+#define SSL_KIND_NSPR 3
+#define SSL_KIND_HANDSHAKE 4
+#define SSL_KIND_HS_CLIENT 5
+#define SSL_KIND_HS_SERVER 6
+#define SSL_KIND_HS_ANY 7
+#define SSL_KIND_CRYPTO 8
+#define SSL_KIND_IMAGE 9
+#define SSL_KIND_VERIFY_MODE 10
+#define SSL_KIND_VERIFY_RESULT 11
+#define SSL_KIND_VERIFY_PEERS2 12
+#define SSL_KIND_VERIFY_PEERS3 13
+
+/*
+ * Flags:
+ *   PROBE_CORE    the backend's own calls: a file has the backend when it
+ *                 has these, and a missing one is a warning naming it
+ *   PROBE_HELPER  probed where the backend is, silently absent elsewhere
+ *   PROBE_MARKER  probed wherever it is found, on its own (NSS's
+ *                 SSL_ImportFD lives in libssl3.so, its I/O in libnspr4.so)
+ *   PROBE_VERIFY  only with --verify
+ *   PROBE_IMAGE_COOKIE  the attach cookie holds the function's address in
+ *                 the file (low 32 bits) and the image size (high 32 bits)
+ */
+#define PROBE_CORE 0x1
+#define PROBE_HELPER 0x2
+#define PROBE_MARKER 0x4
+#define PROBE_VERIFY 0x8
+#define PROBE_IMAGE_COOKIE 0x10
+
+/* OpenSSL, and BoringSSL or OpenSSL linked into an executable (node). */
+#define SSL_OPENSSL_PROBES(X)                                                              \
+	X(libssl, SSL_read, RW, READ, PROBE_CORE)                                          \
+	X(libssl, SSL_write, RW, WRITE, PROBE_CORE)                                        \
+	X(libssl, SSL_read_ex, RW_EX, READ, PROBE_CORE)                                    \
+	X(libssl, SSL_write_ex, RW_EX, WRITE, PROBE_CORE)                                  \
+	X(libssl, SSL_do_handshake, HANDSHAKE, HANDSHAKE, PROBE_CORE)                      \
+	X(libssl, SSL_connect, HS_CLIENT, NONE, PROBE_HELPER)                              \
+	X(libssl, SSL_accept, HS_SERVER, NONE, PROBE_HELPER)                               \
+	X(libssl, SSL_CTX_set_verify, VERIFY_MODE, VERIFY, PROBE_HELPER | PROBE_VERIFY)    \
+	X(libssl, SSL_set_verify, VERIFY_MODE, VERIFY, PROBE_HELPER | PROBE_VERIFY)        \
+	X(libssl, SSL_get_verify_result, VERIFY_RESULT, VERIFY, PROBE_HELPER | PROBE_VERIFY)
+
+#define SSL_GNUTLS_PROBES(X)                                                               \
+	X(libgnutls, gnutls_record_send, RECORD, WRITE, PROBE_CORE)                        \
+	X(libgnutls, gnutls_record_recv, RECORD, READ, PROBE_CORE)                         \
+	X(libgnutls, gnutls_handshake, HS_ANY, NONE, PROBE_HELPER)                         \
+	X(libgnutls, gnutls_certificate_verify_peers2, VERIFY_PEERS2, VERIFY,               \
+	  PROBE_HELPER | PROBE_VERIFY)                                                     \
+	X(libgnutls, gnutls_certificate_verify_peers3, VERIFY_PEERS3, VERIFY,               \
+	  PROBE_HELPER | PROBE_VERIFY)
+
+/* NSS: its I/O goes through NSPR's PR_* calls; its SSL layer is in libssl3.so. */
+#define SSL_NSS_PROBES(X)                                                                  \
+	X(libnss, PR_Write, NSPR, WRITE, PROBE_CORE)                                       \
+	X(libnss, PR_Send, NSPR, WRITE, PROBE_CORE)                                        \
+	X(libnss, PR_Read, NSPR, READ, PROBE_CORE)                                         \
+	X(libnss, PR_Recv, NSPR, READ, PROBE_CORE)                                         \
+	X(libnss, SSL_ImportFD, IMAGE, NONE, PROBE_MARKER | PROBE_IMAGE_COOKIE)
+
+/*
+ * libcrypto's signing, verification and key agreement (--crypto): latency
+ * only.  Markers: the internal functions are there in some builds only.
+ */
+#define SSL_LIBCRYPTO_PROBES(X)                                                            \
+	X(libcrypto, RSA_sign, CRYPTO, CRYPTO, PROBE_MARKER)                                 \
+	X(libcrypto, RSA_verify, CRYPTO, CRYPTO, PROBE_MARKER)                               \
+	X(libcrypto, ossl_ecdsa_sign, CRYPTO, CRYPTO, PROBE_MARKER)                          \
+	X(libcrypto, ossl_ecdsa_verify, CRYPTO, CRYPTO, PROBE_MARKER)                        \
+	X(libcrypto, ossl_ecdh_compute_key, CRYPTO, CRYPTO, PROBE_MARKER)                    \
+	X(libcrypto, rsa_ossl_public_encrypt, CRYPTO, CRYPTO, PROBE_MARKER)                  \
+	X(libcrypto, rsa_ossl_public_decrypt, CRYPTO, CRYPTO, PROBE_MARKER)                  \
+	X(libcrypto, rsa_ossl_private_encrypt, CRYPTO, CRYPTO, PROBE_MARKER)                 \
+	X(libcrypto, rsa_ossl_private_decrypt, CRYPTO, CRYPTO, PROBE_MARKER)                 \
+	X(libcrypto, EVP_PKEY_sign, CRYPTO, CRYPTO, PROBE_MARKER)                            \
+	X(libcrypto, EVP_PKEY_verify, CRYPTO, CRYPTO, PROBE_MARKER)                          \
+	X(libcrypto, EVP_PKEY_derive, CRYPTO, CRYPTO, PROBE_MARKER)                          \
+	X(libcrypto, EVP_PKEY_encrypt, CRYPTO, CRYPTO, PROBE_MARKER)                         \
+	X(libcrypto, EVP_PKEY_decrypt, CRYPTO, CRYPTO, PROBE_MARKER)                         \
+	X(libcrypto, EVP_DigestSign, CRYPTO, CRYPTO, PROBE_MARKER)                           \
+	X(libcrypto, EVP_DigestSignFinal, CRYPTO, CRYPTO, PROBE_MARKER)                      \
+	X(libcrypto, EVP_DigestVerify, CRYPTO, CRYPTO, PROBE_MARKER)                         \
+	X(libcrypto, EVP_DigestVerifyFinal, CRYPTO, CRYPTO, PROBE_MARKER)
+
+/* Every backend's rows, in the order of enum ssl_op. */
+#define SSL_ALL_PROBES(X)                                                                  \
+	SSL_OPENSSL_PROBES(X)                                                              \
+	SSL_GNUTLS_PROBES(X)                                                               \
+	SSL_NSS_PROBES(X)                                                                  \
+	SSL_LIBCRYPTO_PROBES(X)
+
+#endif /* LOUPE_SSL_PROBES_H */
