@@ -7,10 +7,11 @@ BUILD="make gcc libc6-dev pkg-config git
 clang llvm
 libbpf-dev bpftool libelf-dev zlib1g-dev
 libssl-dev libnghttp2-dev libpcap-dev
-libcmocka-dev"
+libcmocka-dev libgnutls28-dev"
 # libbpf-dev/bpftool: loader and skeletons; clang/llvm: BPF compiler;
 # libnghttp2: HPACK for HTTP/2 decoding; libpcap: pcap files;
-# libelf: symbol lookup; libssl-dev: our TLS workloads; cmocka: unit tests.
+# libelf: symbol lookup; libssl-dev: our TLS workloads; cmocka: unit tests;
+# libgnutls28-dev: a GnuTLS test client of ours (tests/ssl/gnutls_verify3.c).
 
 TEST="python3 openssl curl wget ca-certificates
 gnutls-bin libnss3-tools nodejs nginx nghttp2-client nghttp2-server

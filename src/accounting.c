@@ -78,8 +78,8 @@ static const char *const base_counter_names[LOUPE_CNT_GADGET] = {
  * cannot explain; it must be 0, and is reported when it is not.
  */
 struct tally {
-	uint64_t seen, events, lost, lost_ring_full, lost_at_exit, lost_undecodable,
-		lost_dropped, truncated, probe_misses;
+	uint64_t seen, events, lost, lost_ring_full, lost_at_exit, lost_undecodable, lost_dropped,
+		truncated, probe_misses;
 	int64_t unaccounted;
 };
 
@@ -89,7 +89,7 @@ static uint64_t probe_misses(struct session *s)
 	struct bpf_program *prog;
 	uint64_t sum = 0;
 
-	bpf_object__for_each_program(prog, s->obj) {
+	bpf_object__for_each_program (prog, s->obj) {
 		struct bpf_prog_info info = {};
 		__u32 len = sizeof(info);
 		int fd = bpf_program__fd(prog);
@@ -211,10 +211,11 @@ void print_stats(struct session *s, double secs, bool json)
 	else
 		print_stats_text(s, &t, secs, rate);
 	if (t.unaccounted)
-		loupe_warn("the kernel produced %llu events; %llu were shown and %llu counted lost: "
-			   "%lld unaccounted for (a loupe bug, please report it)",
-			   (unsigned long long)t.seen, (unsigned long long)t.events,
-			   (unsigned long long)t.lost, (long long)t.unaccounted);
+		loupe_warn(
+			"the kernel produced %llu events; %llu were shown and %llu counted lost: "
+			"%lld unaccounted for (a loupe bug, please report it)",
+			(unsigned long long)t.seen, (unsigned long long)t.events,
+			(unsigned long long)t.lost, (long long)t.unaccounted);
 	if (t.probe_misses)
 		loupe_warn("the kernel skipped %llu runs of loupe's programs (another BPF program "
 			   "was running on that CPU): what they would have seen is not counted",

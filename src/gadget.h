@@ -73,6 +73,7 @@ struct gadget_option {
 	const char *knob;	/* BPF const volatile to set, or NULL */
 	uint64_t min, max;
 	bool invert;		/* OPT_SWITCH: the option turns its value off */
+	bool knob_off;		/* OPT_SWITCH: ...and turns its knob off (--no-x sets x = 0) */
 	bool filter;		/* a filter: recorded in the audit trail */
 };
 
@@ -82,12 +83,16 @@ struct gadget_option {
 #define OPT_SWITCH_(n, h, type, field, k, inv)                                             	{ .name = n, .help = h, .kind = OPT_SWITCH, OPT_FIELD_(type, field), .knob = k,    	  .invert = inv }
 #define OPT_FLAG(n, h, type, field, k) OPT_SWITCH_(n, h, type, field, k, false)
 #define OPT_FLAG_OFF(n, h, type, field, k) OPT_SWITCH_(n, h, type, field, k, true)
+/* A switch stored as true in `field` that turns knob k off (--no-reads: trace_reads = 0). */
+#define OPT_FLAG_KNOB_OFF(n, h, type, field, k)                                            \
+	{ .name = n, .help = h, .kind = OPT_SWITCH, OPT_FIELD_(type, field), .knob = k,    \
+	  .knob_off = true }
 /* A number or a size in [lo, hi], stored in `field` and/or the knob. */
 #define OPT_NUM(n, a, h, type, field, k, lo, hi)                                           	{ .name = n, .arg = a, .help = h, .kind = OPT_NUMBER, OPT_FIELD_(type, field),      	  .knob = k, .min = lo, .max = hi }
 #define OPT_SZ(n, a, h, type, field, k, lo, hi)                                            	{ .name = n, .arg = a, .help = h, .kind = OPT_SIZE, OPT_FIELD_(type, field),        	  .knob = k, .min = lo, .max = hi }
-/* A number that filters events (recorded in the audit trail as typed). */
-#define OPT_FILTER_NUM(n, a, h, type, field, k, lo, hi)                                    \
-	{ .name = n, .arg = a, .help = h, .kind = OPT_NUMBER, OPT_FIELD_(type, field),      \
+/* A number that filters events in the kernel only (recorded in the audit trail as typed). */
+#define OPT_FILTER_KNOB(n, a, h, k, lo, hi)                                                \
+	{ .name = n, .arg = a, .help = h, .kind = OPT_NUMBER, .offset = OPT_NO_FIELD,       \
 	  .knob = k, .min = lo, .max = hi, .filter = true }
 /* Parsed by the gadget's parse_option(). */
 #define OPT_OWN(n, a, h) { .name = n, .arg = a, .help = h, .kind = OPT_CUSTOM }
@@ -176,6 +181,7 @@ size_t gadget_count(void);
 const struct gadget *gadget_at(size_t i);	/* sorted by name */
 const void *gadget_object_bytes(const char *name, size_t *size);
 const char *gadget_description(const char *name);
+void gadgets_print(FILE *fp);
 
 /* --- the session: one run of one gadget -------------------------------------- */
 

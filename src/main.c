@@ -29,8 +29,7 @@ static void usage(FILE *fp)
 	for (const struct cmd *c = cmds; c->name; c++)
 		fprintf(fp, "  %-10s %s\n", c->name, c->summary);
 	fprintf(fp, "\nGadgets (loupe trace GADGET --help):\n");
-	for (size_t i = 0; i < gadget_count(); i++)
-		fprintf(fp, "  %-14s %s\n", gadget_at(i)->name, gadget_at(i)->summary);
+	gadgets_print(fp);
 	fprintf(fp, "\nExamples:\n"
 		    "  sudo loupe trace ssl                 TLS plaintext of every OpenSSL user\n"
 		    "  sudo loupe trace ssl -o json --comm curl\n"

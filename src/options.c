@@ -124,9 +124,18 @@ struct common_option {
 	bool filter; /* recorded in the audit trail */
 };
 
-#define COMMON(n, a, h, v) { { .name = n, .arg = a, .help = h }, v, false }
-#define COMMON_SHORT(n, s, a, h, v) { { .name = n, .short_name = s, .arg = a, .help = h }, v, false }
-#define FILTER(n, a, h, v) { { .name = n, .arg = a, .help = h }, v, true }
+#define COMMON(n, a, h, v)                                   \
+	{                                                    \
+		{ .name = n, .arg = a, .help = h }, v, false \
+	}
+#define COMMON_SHORT(n, s, a, h, v)                                           \
+	{                                                                     \
+		{ .name = n, .short_name = s, .arg = a, .help = h }, v, false \
+	}
+#define FILTER(n, a, h, v)                                  \
+	{                                                   \
+		{ .name = n, .arg = a, .help = h }, v, true \
+	}
 
 static const struct common_option common_options[] = {
 	FILTER("pid", "PID", "only this process", OPT_PID),
@@ -360,7 +369,7 @@ static int rodata_var(struct bpf_object *obj, const char *name, char **ptr, size
 	if (!btf || (id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC)) < 0)
 		return -ENOENT;
 	sec = btf__type_by_id(btf, id);
-	bpf_object__for_each_map(map, obj) {
+	bpf_object__for_each_map (map, obj) {
 		const char *mname = bpf_map__name(map);
 		size_t len = strlen(mname);
 
@@ -492,7 +501,7 @@ static int gadget_option(struct session *s, struct trace_args *ta, const struct 
 	}
 	if (o->offset != OPT_NO_FIELD && o->size)
 		store_field(s->state, o, v);
-	return o->knob ? remember_knob(ta, o->knob, v) : 0;
+	return o->knob ? remember_knob(ta, o->knob, o->knob_off ? !v : v) : 0;
 }
 
 /* --- parsing --------------------------------------------------------------------- */

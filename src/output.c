@@ -14,8 +14,6 @@ struct output {
 	int sel[MAX_FIELDS];	/* indices of the printed fields, in order */
 	int nr_sel;
 	bool header_done;
-	char *scratch;
-	size_t scratch_len;
 };
 
 size_t field_count(const struct field *fields)
@@ -83,7 +81,6 @@ void output_free(struct output *o)
 	if (!o)
 		return;
 	output_flush(o);
-	free(o->scratch);
 	free(o);
 }
 

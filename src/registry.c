@@ -4,6 +4,7 @@
  * linker section (LOUPE_GADGET); the linker gives us the bounds.  Weak, so
  * that test programs linking a subset of the runtime still link.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,4 +74,11 @@ const char *gadget_description(const char *name)
 	const struct gadget *g = gadget_find(name);
 
 	return g ? g->summary : NULL;
+}
+
+/* "  name   summary" lines, for the help of `loupe` and `loupe trace`. */
+void gadgets_print(FILE *fp)
+{
+	for (size_t i = 0; i < gadget_count(); i++)
+		fprintf(fp, "  %-14s %s\n", gadget_at(i)->name, gadget_at(i)->summary);
 }

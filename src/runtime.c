@@ -155,8 +155,8 @@ static void session_detach_all(struct session *s)
 	size_t per = nt ? (total + nt - 1) / nt : 0;
 
 	for (size_t t = 0; t < nt; t++) {
-		slices[t] = (struct detach_slice){ s, t * per, (t + 1) * per < total ? (t + 1) * per
-										: total };
+		slices[t] = (struct detach_slice){ s, t * per,
+						   (t + 1) * per < total ? (t + 1) * per : total };
 		started[t] = !pthread_create(&threads[t], NULL, detach_slice, &slices[t]);
 		if (!started[t])
 			detach_slice(&slices[t]); /* no thread: do it here */
@@ -173,7 +173,7 @@ int session_attach_programs(struct session *s)
 {
 	struct bpf_program *prog;
 
-	bpf_object__for_each_program(prog, s->obj) {
+	bpf_object__for_each_program (prog, s->obj) {
 		const char *sec = bpf_program__section_name(prog);
 		struct bpf_link *link;
 		int err;
@@ -204,14 +204,14 @@ static void choose_uprobe_links(struct session *s)
 	struct bpf_program *prog;
 	bool any = false;
 
-	bpf_object__for_each_program(prog, s->obj) {
+	bpf_object__for_each_program (prog, s->obj) {
 		const char *sec = bpf_program__section_name(prog);
 
 		any |= !strcmp(sec, "uprobe") || !strcmp(sec, "uretprobe");
 	}
 	if (!any || !feature_uprobe_multi())
 		return;
-	bpf_object__for_each_program(prog, s->obj) {
+	bpf_object__for_each_program (prog, s->obj) {
 		const char *sec = bpf_program__section_name(prog);
 
 		if (!strcmp(sec, "uprobe") || !strcmp(sec, "uretprobe"))
@@ -228,7 +228,7 @@ static volatile sig_atomic_t exiting;
 static void on_signal(int sig)
 {
 	if (exiting)
-		_exit(128 + sig);	/* second Ctrl-C: the user means it */
+		_exit(128 + sig); /* second Ctrl-C: the user means it */
 	exiting = 1;
 }
 
@@ -302,7 +302,8 @@ static int check_host(struct session *s, const struct trace_args *ta, int argc, 
 	}
 	if ((err = feature_ensure_tracefs()))
 		loupe_warn("cannot mount tracefs on /sys/kernel/tracing (%s): tracepoints may "
-			   "fail to attach", strerror(-err));
+			   "fail to attach",
+			   strerror(-err));
 	if (!feature_ringbuf()) {
 		loupe_err("this kernel has no BPF ring buffer (Linux 5.8 or later is needed)");
 		return -ENOTSUP;
@@ -362,7 +363,8 @@ static int load(struct session *s, const struct trace_args *ta)
 	choose_uprobe_links(s);
 	if ((err = bpf_object__load(s->obj)))
 		loupe_err("the kernel refused the %s BPF programs: %s%s", s->gadget->name,
-			  strerror(-err), s->verbose ? "" : " (run with -vv for the verifier's log)");
+			  strerror(-err),
+			  s->verbose ? "" : " (run with -vv for the verifier's log)");
 out:
 	if (btf_fd >= 0)
 		close(btf_fd);
@@ -438,9 +440,10 @@ static double run_loop(struct session *s, struct ring_buffer *rb, FILE *fp)
 			uint64_t lost = session_losses(s);
 
 			if (lost > lost_warned)
-				loupe_warn("%llu events lost or truncated: the ring buffer was full "
-					   "(raise --buffer-size, or filter more)",
-					   (unsigned long long)(lost - lost_warned));
+				loupe_warn(
+					"%llu events lost or truncated: the ring buffer was full "
+					"(raise --buffer-size, or filter more)",
+					(unsigned long long)(lost - lost_warned));
 			lost_warned = lost;
 			last_check = t;
 		}
@@ -516,8 +519,7 @@ int cmd_trace(int argc, char **argv)
 		FILE *fp = argc < 2 ? stderr : stdout;
 
 		fprintf(fp, "Usage: loupe trace GADGET [OPTIONS]\n\nGadgets:\n");
-		for (size_t i = 0; i < gadget_count(); i++)
-			fprintf(fp, "  %-14s %s\n", gadget_at(i)->name, gadget_at(i)->summary);
+		gadgets_print(fp);
 		fprintf(fp, "\nExamples:\n"
 			    "  sudo loupe trace ssl --comm curl\n"
 			    "  sudo loupe trace tcp --failure-only -o json\n"

@@ -238,26 +238,6 @@ out:
 	return err;
 }
 
-int elf_find_functions(const char *path, const char *const *names, bool *found,
-		       unsigned long *offsets, int n)
-{
-	struct elf_func *f = calloc(n ? n : 1, sizeof(*f));
-	int err;
-
-	if (!f)
-		return -ENOMEM;
-	for (int i = 0; i < n; i++)
-		f[i].name = names[i];
-	err = elf_find_funcs(path, f, n, NULL);
-	for (int i = 0; i < n; i++) {
-		found[i] = f[i].found;
-		if (offsets)
-			offsets[i] = f[i].offset;
-	}
-	free(f);
-	return err;
-}
-
 int proc_maps_foreach(int pid, int (*cb)(const struct proc_map *m, void *ctx), void *ctx)
 {
 	char path[64], line[PATH_MAX + 256];

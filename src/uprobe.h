@@ -37,15 +37,6 @@ void lib_list_free(struct lib_list *l);
 /* The entry of the file at path (same device and inode), or NULL. */
 struct lib_entry *lib_list_get(struct lib_list *l, const char *path);
 
-/*
- * Look up function symbols (.symtab and .dynsym) in an ELF file.  found[i] is
- * set for names[i], and offsets[i] (if offsets is not NULL) to the function's
- * file offset, what a uprobe wants.  Returns 0, -ENOENT, -EACCES or -ENOEXEC
- * (not ELF).
- */
-int elf_find_functions(const char *path, const char *const *names, bool *found,
-		       unsigned long *offsets, int n);
-
 /* One function to look up: found, its file offset and its address in the file. */
 struct elf_func {
 	const char *name;
@@ -55,9 +46,11 @@ struct elf_func {
 };
 
 /*
- * Same as elf_find_functions, and *image_end (if not NULL) gets the end of
- * the highest loadable segment (p_vaddr + p_memsz): the image size of a
- * shared library loaded at address 0.
+ * Look up function symbols (.symtab and .dynsym) in an ELF file: found is
+ * set for each name there, with the function's file offset (what a uprobe
+ * wants) and address.  *image_end (if not NULL) gets the end of the highest
+ * loadable segment (p_vaddr + p_memsz): the image size of a shared library
+ * loaded at address 0.  Returns 0, -ENOENT, -EACCES or -ENOEXEC (not ELF).
  */
 int elf_find_funcs(const char *path, struct elf_func *funcs, int n, unsigned long *image_end);
 

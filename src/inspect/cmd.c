@@ -103,134 +103,164 @@ out:
 	return buf;
 }
 
+struct inspect_args {
+	struct inspect_opts opts;
+	enum inspect_out mode;
+	int modes; /* output choices given: more than one is an error */
+	const char *file, *gadget;
+};
+
+/* -o FORMAT: the value of argv[*i] (-oX, --output=X, or the next word). */
+static int parse_output(const char *a, int argc, char **argv, int *i, struct inspect_args *ia)
+{
+	static const struct {
+		const char *name;
+		enum inspect_out mode;
+	} formats[] = {
+		{ "json", INSPECT_JSON },	  { "markdown", INSPECT_MARKDOWN },
+		{ "md", INSPECT_MARKDOWN },	  { "flowchart", INSPECT_FLOWCHART },
+		{ "sequence", INSPECT_SEQUENCE },
+	};
+	const char *val;
+
+	if (!strncmp(a, "--output=", 9))
+		val = a + 9;
+	else if (a[1] == 'o' && a[2])
+		val = a + 2;
+	else if (*i + 1 < argc)
+		val = argv[++*i];
+	else
+		return usage_error("%s needs a format: markdown, flowchart, sequence or json", a);
+	for (size_t f = 0; f < sizeof(formats) / sizeof(formats[0]); f++) {
+		if (!strcmp(val, formats[f].name)) {
+			ia->mode = formats[f].mode;
+			ia->modes++;
+			return 0;
+		}
+	}
+	return usage_error("unknown output format '%s'; use markdown, flowchart, sequence or json",
+			   val);
+}
+
+static int parse_gadget(const char *a, int argc, char **argv, int *i, struct inspect_args *ia)
+{
+	if (ia->gadget)
+		return usage_error("%s given twice; inspect one gadget at a time", a);
+	if (a[1] == '-' && a[8] == '=')
+		ia->gadget = a + 9;
+	else if (*i + 1 < argc)
+		ia->gadget = argv[++*i];
+	else
+		return usage_error("%s needs a gadget name", a);
+	return 0;
+}
+
+/* One argument (and its value); 0, 2 (usage, said), or -1: --help was printed. */
+static int parse_arg(int argc, char **argv, int *i, struct inspect_args *ia)
+{
+	const char *a = argv[*i];
+
+	if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+		fputs(usage_text, stdout);
+		return -1;
+	}
+	if (!strcmp(a, "--flowchart") || !strcmp(a, "--sequence")) {
+		ia->mode = a[2] == 'f' ? INSPECT_FLOWCHART : INSPECT_SEQUENCE;
+		ia->modes++;
+	} else if (!strcmp(a, "--precise")) {
+		ia->opts.precise = true;
+	} else if (!strcmp(a, "--ig-compat")) {
+		ia->opts.ig_compat = true;
+	} else if (!strcmp(a, "-o") || !strcmp(a, "--output") || !strncmp(a, "--output=", 9) ||
+		   !strncmp(a, "-o", 2)) {
+		return parse_output(a, argc, argv, i, ia);
+	} else if (!strcmp(a, "-g") || !strcmp(a, "--gadget") || !strncmp(a, "--gadget=", 9)) {
+		return parse_gadget(a, argc, argv, i, ia);
+	} else if (!strcmp(a, "--")) {
+		if (*i + 1 < argc && !ia->file)
+			ia->file = argv[++*i];
+		if (*i + 1 < argc)
+			return usage_error("unexpected argument '%s'", argv[*i + 1]);
+	} else if (a[0] == '-' && a[1]) {
+		return usage_error("unknown option '%s'", a);
+	} else if (ia->file) {
+		return usage_error("unexpected argument '%s'; inspect one file at a time", a);
+	} else {
+		ia->file = a;
+	}
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct inspect_args *ia)
+{
+	int err;
+
+	for (int i = 1; i < argc; i++)
+		if ((err = parse_arg(argc, argv, &i, ia)))
+			return err;
+	if (ia->modes > 1)
+		return usage_error("choose one output: --flowchart, --sequence or -o FORMAT");
+	if (ia->file && ia->gadget)
+		return usage_error("give either FILE or --gadget %s, not both", ia->gadget);
+	if (!ia->file && !ia->gadget)
+		return usage_error("missing FILE or --gadget NAME");
+	return 0;
+}
+
+static void render(const struct inspect_args *ia, const void *obj, size_t size,
+		   struct inspect_result *res)
+{
+	char cmdline[256] = "loupe inspect";
+
+	switch (ia->mode) {
+	case INSPECT_FLOWCHART:
+		inspect_flowchart(stdout, res);
+		break;
+	case INSPECT_SEQUENCE:
+		inspect_sequence(stdout, res);
+		break;
+	case INSPECT_JSON:
+		inspect_add_meta(obj, size, ia->gadget ? ia->gadget : base_name(ia->file), res);
+		inspect_json(stdout, res, ia->gadget ? ia->gadget : ia->file);
+		break;
+	case INSPECT_MARKDOWN:
+		if (ia->gadget)
+			snprintf(cmdline, sizeof(cmdline), "loupe inspect --gadget %s", ia->gadget);
+		inspect_markdown(stdout, res, ia->gadget,
+				 ia->gadget ? gadget_description(ia->gadget) : NULL, cmdline);
+		break;
+	}
+}
+
 int cmd_inspect(int argc, char **argv)
 {
-	struct inspect_opts opts = { 0 };
+	struct inspect_args ia = { .mode = INSPECT_MARKDOWN };
 	struct inspect_result res;
-	enum inspect_out mode = INSPECT_MARKDOWN;
-	const char *file = NULL, *gadget = NULL, *what;
 	const void *obj;
 	void *owned = NULL;
 	size_t size = 0;
-	char cmdline[256];
-	int modes = 0, ret = 0;
+	int ret = 0;
 
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char *val = NULL;
-
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			fputs(usage_text, stdout);
-			return 0;
-		} else if (!strcmp(a, "--flowchart")) {
-			mode = INSPECT_FLOWCHART;
-			modes++;
-		} else if (!strcmp(a, "--sequence")) {
-			mode = INSPECT_SEQUENCE;
-			modes++;
-		} else if (!strcmp(a, "--precise")) {
-			opts.precise = true;
-		} else if (!strcmp(a, "--ig-compat")) {
-			opts.ig_compat = true;
-		} else if (!strcmp(a, "-o") || !strcmp(a, "--output") ||
-			   !strncmp(a, "--output=", 9) || !strncmp(a, "-o", 2)) {
-			if (!strncmp(a, "--output=", 9))
-				val = a + 9;
-			else if (a[1] == 'o' && a[2])
-				val = a + 2;
-			else if (i + 1 < argc)
-				val = argv[++i];
-			else
-				return usage_error(
-					"%s needs a format: markdown, flowchart, sequence or json",
-					a);
-			if (!strcmp(val, "json"))
-				mode = INSPECT_JSON;
-			else if (!strcmp(val, "markdown") || !strcmp(val, "md"))
-				mode = INSPECT_MARKDOWN;
-			else if (!strcmp(val, "flowchart"))
-				mode = INSPECT_FLOWCHART;
-			else if (!strcmp(val, "sequence"))
-				mode = INSPECT_SEQUENCE;
-			else
-				return usage_error(
-					"unknown output format '%s'; use markdown, flowchart, "
-					"sequence or json",
-					val);
-			modes++;
-		} else if (!strcmp(a, "-g") || !strcmp(a, "--gadget") ||
-			   !strncmp(a, "--gadget=", 9)) {
-			if (gadget)
-				return usage_error("%s given twice; inspect one gadget at a time",
-						   a);
-			if (a[1] == '-' && a[8] == '=')
-				gadget = a + 9;
-			else if (i + 1 < argc)
-				gadget = argv[++i];
-			else
-				return usage_error("%s needs a gadget name", a);
-		} else if (!strcmp(a, "--")) {
-			if (i + 1 < argc && !file)
-				file = argv[++i];
-			if (i + 1 < argc)
-				return usage_error("unexpected argument '%s'", argv[i + 1]);
-		} else if (a[0] == '-' && a[1]) {
-			return usage_error("unknown option '%s'", a);
-		} else if (file) {
-			return usage_error("unexpected argument '%s'; inspect one file at a time",
-					   a);
-		} else {
-			file = a;
-		}
-	}
-	if (modes > 1)
-		return usage_error("choose one output: --flowchart, --sequence or -o FORMAT");
-	if (file && gadget)
-		return usage_error("give either FILE or --gadget %s, not both", gadget);
-	if (!file && !gadget)
-		return usage_error("missing FILE or --gadget NAME");
-
-	if (gadget) {
-		obj = gadget_object_bytes(gadget, &size);
+	if ((ret = parse_args(argc, argv, &ia)))
+		return ret < 0 ? 0 : ret;
+	if (ia.gadget) {
+		obj = gadget_object_bytes(ia.gadget, &size);
 		if (!obj)
 			return usage_error("unknown gadget '%s'; 'loupe list' shows the gadgets",
-					   gadget);
-		what = gadget;
-		snprintf(cmdline, sizeof(cmdline), "loupe inspect --gadget %s", gadget);
+					   ia.gadget);
+	} else if (!(obj = owned = read_file(ia.file, &size))) {
+		return 1;
+	}
+	if (inspect_analyze(obj, size, &ia.opts, &res)) {
+		fprintf(stderr, "loupe: %s: %s\n", ia.gadget ? ia.gadget : ia.file, res.err);
+		ret = 1;
 	} else {
-		obj = owned = read_file(file, &size);
-		if (!obj)
-			return 1;
-		what = file;
-		snprintf(cmdline, sizeof(cmdline), "loupe inspect");
+		render(&ia, obj, size, &res);
+		if (fflush(stdout) || ferror(stdout)) {
+			fprintf(stderr, "loupe: cannot write the output: %s\n", strerror(errno));
+			ret = 1;
+		}
 	}
-
-	if (inspect_analyze(obj, size, &opts, &res)) {
-		fprintf(stderr, "loupe: %s: %s\n", what, res.err);
-		ret = 1;
-		goto out;
-	}
-	switch (mode) {
-	case INSPECT_FLOWCHART:
-		inspect_flowchart(stdout, &res);
-		break;
-	case INSPECT_SEQUENCE:
-		inspect_sequence(stdout, &res);
-		break;
-	case INSPECT_JSON:
-		inspect_add_meta(obj, size, gadget ? gadget : base_name(file), &res);
-		inspect_json(stdout, &res, gadget ? gadget : file);
-		break;
-	case INSPECT_MARKDOWN:
-		inspect_markdown(stdout, &res, gadget, gadget ? gadget_description(gadget) : NULL,
-				 cmdline);
-		break;
-	}
-	if (fflush(stdout) || ferror(stdout)) {
-		fprintf(stderr, "loupe: cannot write the output: %s\n", strerror(errno));
-		ret = 1;
-	}
-out:
 	inspect_free(&res);
 	free(owned);
 	return ret;

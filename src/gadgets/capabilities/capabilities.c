@@ -272,14 +272,15 @@ static const struct gadget_option caps_options[] = {
 	OPT_OWN("unique-by", "KEY", "mntns (default: per container) or pid; implies --unique"),
 	OPT_NUM("unique-size", "N", "entries of the --unique map (default 16384)", CAPS_FIELD,
 		unique_size, NULL, 1, 1 << 24),
-	OPT_FLAG_OFF("collect-kstack", "collect kernel stacks (the default)", CAPS_FIELD,
-		     no_kstack, NULL),
+	OPT_FLAG_OFF("collect-kstack", "collect kernel stacks (the default)", CAPS_FIELD, no_kstack,
+		     NULL),
 	OPT_FLAG("no-collect-kstack", "do not collect kernel stacks", CAPS_FIELD, no_kstack, NULL),
 	OPT_FLAG("collect-ustack", "collect user stacks", CAPS_FIELD, collect_ustack,
 		 "collect_ustack"),
 	OPT_NUM("stack-map-size", "N", "distinct stacks kept per stack map (default 4096)",
 		CAPS_FIELD, stack_map_size, NULL, 1, 1 << 20),
-	OPT_OWN("hook", "NAME", "force tp_btf, tracepoint, fexit or kprobe (default: best available)"),
+	OPT_OWN("hook", "NAME",
+		"force tp_btf, tracepoint, fexit or kprobe (default: best available)"),
 	{},
 };
 
@@ -364,7 +365,8 @@ static int caps_pick_hook(struct caps_state *st, enum caps_hook *hook, int *arg4
 }
 
 /* Unused maps cost memory: a stack map is preallocated. */
-static void caps_size_maps(struct caps_state *st, struct capabilities_bpf *skel, enum caps_hook hook)
+static void caps_size_maps(struct caps_state *st, struct capabilities_bpf *skel,
+			   enum caps_hook hook)
 {
 	if (st->unique_size)
 		bpf_map__set_max_entries(skel->maps.seen, st->unique_size);
@@ -510,7 +512,7 @@ static int caps_handle(struct session *s, const void *data, size_t size)
 	const char *name;
 	int audit = CAPS_UNKNOWN, insetid = CAPS_UNKNOWN;
 
-	if (size < sizeof(*r)) 
+	if (size < sizeof(*r))
 		return LOUPE_REC_BAD;
 	values_set_proc(v, &r->proc);
 	name = caps_name(r->cap);
@@ -568,7 +570,6 @@ static const char *caps_variant(void)
 
 	return h == HOOK_NONE ? "none" : hook_names[h];
 }
-
 
 static const struct gadget caps_gadget = {
 	.name = "capabilities",

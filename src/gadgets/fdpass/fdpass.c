@@ -32,7 +32,7 @@ struct fdpass_state {
 	bool send_only, receive_only;
 	uint64_t peer_wait_ms;
 	bool peer_wait_set;
-	struct held *q; /* ring of MAX_HELD */
+	struct held q[MAX_HELD]; /* a ring */
 	size_t head, n;
 };
 
@@ -84,8 +84,10 @@ static const struct gadget_counter fdpass_counters[] = {
 };
 
 static const struct gadget_option fdpass_options[] = {
-	OPT_FLAG("send-only", "only report sends", struct fdpass_state, send_only, NULL),
-	OPT_FLAG("receive-only", "only report receives", struct fdpass_state, receive_only, NULL),
+	OPT_FLAG_KNOB_OFF("send-only", "only report sends", struct fdpass_state, send_only,
+			  "trace_receive"),
+	OPT_FLAG_KNOB_OFF("receive-only", "only report receives", struct fdpass_state, receive_only,
+			  "trace_send"),
 	OPT_OWN("peer-wait", "MS",
 		"hold send events up to MS milliseconds to learn their receiver (default 500, 0: "
 		"never)"),
@@ -191,7 +193,6 @@ static int fdpass_check(struct session *s)
 static int fdpass_configure(struct session *s)
 {
 	struct fdpass_state *st = s->state;
-	struct fdpass_bpf *skel = s->skel;
 
 	if (!feature_tracepoint("syscalls", "sys_enter_sendmsg")) {
 		loupe_err("this kernel has no system call tracepoints (CONFIG_FTRACE_SYSCALLS): "
@@ -200,18 +201,10 @@ static int fdpass_configure(struct session *s)
 	}
 	if (!st->peer_wait_set)
 		st->peer_wait_ms = DEFAULT_PEER_WAIT_MS;
-	st->q = calloc(MAX_HELD, sizeof(*st->q));
-	if (!st->q) {
-		loupe_err("out of memory");
-		return -ENOMEM;
-	}
-	skel->rodata->trace_send = !st->receive_only;
-	skel->rodata->trace_receive = !st->send_only;
 	return 0;
 }
 
 /* --- events ------------------------------------------------------------------------- */
-
 
 static void emit(struct session *s, const struct fdpass_event *e, const char *file, size_t len)
 {
@@ -334,7 +327,7 @@ static int fdpass_handle(struct session *s, const void *data, size_t size)
 	static char file[FDPASS_PATH_MAX + 64];
 	size_t len;
 
-	if (size < sizeof(*e) || size < sizeof(*e) + e->file_len) 
+	if (size < sizeof(*e) || size < sizeof(*e) + e->file_len)
 		return LOUPE_REC_BAD;
 	len = fdpass_format_file(file, sizeof(file), e);
 	if (e->type == FDPASS_RECEIVE) {
@@ -368,17 +361,14 @@ static void fdpass_close(struct session *s)
 {
 	struct fdpass_state *st = s->state;
 
-	if (st->q)
-		for (size_t i = 0; i < MAX_HELD; i++)
-			free(st->q[i].file);
-	free(st->q);
+	for (size_t i = 0; i < MAX_HELD; i++)
+		free(st->q[i].file);
 }
 
 static const char *fdpass_variant(void)
 {
 	return feature_tracepoint("syscalls", "sys_enter_sendmsg") ? "tracepoint" : "unavailable";
 }
-
 
 static const struct gadget fdpass_gadget = {
 	.name = "fdpass",

@@ -16,9 +16,9 @@ static const struct ssl_analysis *const analyses[AN_MAX] = {
 	[AN_VERIFY] = &ssl_analysis_verify,
 };
 
-#define for_each_active(s, a, i)                                                            \
-	for (int i = 0; i < AN_MAX; i++)                                                     \
-		if (((struct ssl_state *)(s)->state)->an &&                                  \
+#define for_each_active(s, a, i)                            \
+	for (int i = 0; i < AN_MAX; i++)                    \
+		if (((struct ssl_state *)(s)->state)->an && \
 		    ((struct ssl_state *)(s)->state)->an->active[i] && ((a) = analyses[i]))
 
 int analyses_open(struct session *s)
@@ -34,7 +34,7 @@ int analyses_open(struct session *s)
 		st->an->active[i] = analyses[i]->wanted(st);
 	if (analyses_per_conn(s) && !(st->conns = calloc(SSL_MAX_CONNS, sizeof(*st->conns))))
 		return -ENOMEM;
-	for_each_active(s, a, i)
+	for_each_active (s, a, i)
 		if (a->open && (err = a->open(s)))
 			return err;
 	return 0;
@@ -44,7 +44,7 @@ bool analyses_per_conn(const struct session *s)
 {
 	const struct ssl_analysis *a;
 
-	for_each_active(s, a, i)
+	for_each_active (s, a, i)
 		if (a->per_conn)
 			return true;
 	return false;
@@ -58,7 +58,7 @@ int analyses_feed(struct session *s, struct ssl_call *c)
 
 	if (st->conns && ssl_kind_has_data(c->op->kind) && c->len)
 		c->conn = conn_get(s, c->r->proc.pid, c->r->conn, c->r->proc.ts_ns);
-	for_each_active(s, a, i)
+	for_each_active (s, a, i)
 		if (a->feed && (err = a->feed(s, c)))
 			return err;
 	/* Bytes went missing: every parser of this connection would guess from here on. */
@@ -71,7 +71,7 @@ void analyses_conn_end(struct session *s, struct ssl_conn *c)
 {
 	const struct ssl_analysis *a;
 
-	for_each_active(s, a, i)
+	for_each_active (s, a, i)
 		if (a->conn_end)
 			a->conn_end(s, c);
 	c->used = false;
@@ -85,7 +85,7 @@ void analyses_close(struct session *s)
 	if (!st->an)
 		return;
 	conns_free(s);
-	for_each_active(s, a, i)
+	for_each_active (s, a, i)
 		if (a->close)
 			a->close(s);
 	free(st->an);

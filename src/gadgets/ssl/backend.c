@@ -9,6 +9,7 @@
 
 #include "internal.h"
 
+/* clang-format off: a table made by a macro */
 const struct ssl_op_info ssl_ops[SSL_OP_MAX] = {
 #define SSL_OP_INFO(l, func, k, d, f)                                                       \
 	[SSL_OP_##func] = { .name = #func, .lib = #l, .dir = SSL_DIR_##d, .kind = SSL_KIND_##k, \
@@ -17,13 +18,10 @@ const struct ssl_op_info ssl_ops[SSL_OP_MAX] = {
 #undef SSL_OP_INFO
 	[SSL_OP_EXEC] = { .name = "exec", .dir = SSL_DIR_NONE, .kind = -1 },
 };
+/* clang-format on */
 
 const struct ssl_backend *const ssl_backends[] = {
-	&ssl_backend_openssl,
-	&ssl_backend_gnutls,
-	&ssl_backend_nss,
-	&ssl_backend_libcrypto,
-	NULL,
+	&ssl_backend_openssl, &ssl_backend_gnutls, &ssl_backend_nss, &ssl_backend_libcrypto, NULL,
 };
 
 bool ssl_kind_has_data(int kind)
@@ -49,7 +47,7 @@ const struct ssl_backend *ssl_op_backend(unsigned int op)
 	const struct ssl_backend *b;
 
 	if (!done) {
-		for_each_backend(b, i)
+		for_each_backend (b, i)
 			for (size_t k = 0; k < b->nr_ops; k++)
 				by_op[b->ops[k]] = b;
 		done = true;

@@ -31,8 +31,9 @@ struct ssl_conn *conn_get(struct session *s, uint32_t pid, uint64_t handle, uint
 		analyses_conn_end(s, c);
 		st->conns_evicted++;
 	}
-	*c = (struct ssl_conn){ .used = true, .pid = pid, .handle = handle, .last_ns = now,
-				.client_dir = -1 };
+	*c = (struct ssl_conn){
+		.used = true, .pid = pid, .handle = handle, .last_ns = now, .client_dir = -1
+	};
 	return c;
 }
 

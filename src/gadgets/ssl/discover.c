@@ -138,10 +138,11 @@ static void report_file(struct session *s, const char *shown, const char *why, u
 	if (t->missing[0])
 		loupe_warn("%s: no %s; those calls are not traced there", shown, t->missing);
 	if (t->failed)
-		loupe_warn("%s: %d functions could not be probed (-v for details)", shown, t->failed);
+		loupe_warn("%s: %d functions could not be probed (-v for details)", shown,
+			   t->failed);
 	if (!t->attached)
 		return;
-	for_each_backend(b, i) {
+	for_each_backend (b, i) {
 		size_t len = strlen(names);
 
 		if (mask & (1u << i))
@@ -186,7 +187,7 @@ static struct lib_entry *probe_file(struct session *s, const char *path, const c
 	for (size_t op = 0; op < NR_FUNCS; op++)
 		found[op] = f[op].found;
 	e->image_end = image_end;
-	for_each_backend(b, i) {
+	for_each_backend (b, i) {
 		int what = backend_enabled(st, b) ? backend_in_file(b, found) : BACKEND_NONE;
 
 		if (what == BACKEND_NONE)
@@ -279,7 +280,7 @@ static int scan_map(const struct proc_map *m, void *ctx)
 	e = probe_file(c->s, path, m->path, why);
 	if (!e)
 		return 0;
-	for_each_backend(b, i)
+	for_each_backend (b, i)
 		if ((e->kind & (1u << i)) && b->mapped)
 			b->mapped(c->s, c->pid, m, e);
 	return 0;
@@ -375,7 +376,7 @@ static void probe_system_libraries(struct session *s)
 	struct ssl_state *st = s->state;
 	const struct ssl_backend *b;
 
-	for_each_backend(b, i) {
+	for_each_backend (b, i) {
 		if (!backend_enabled(st, b))
 			continue;
 		for (const char *const *name = b->sonames; *name; name++) {

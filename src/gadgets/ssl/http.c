@@ -237,48 +237,38 @@ static void h1_emit(struct http_conn *c, struct h1_dir *d, http_cb cb, void *ctx
 	cb(ctx, &d->msg);
 }
 
-/* Parse a complete head; sets up the body state. Returns -1 when not HTTP. */
-static int h1_parse_head(struct http_conn *c, struct h1_dir *d, int dir, uint64_t ts)
+/* The request or status line; -1 when it is not HTTP/1. */
+static int h1_start_line(struct h1_dir *d, char *p, char *eol)
 {
-	char *p = d->head, *end = d->head + d->head_len, *eol, *sp1, *sp2;
-	int64_t clen = -1;
-	bool chunked = false, no_body = false;
-	struct req_info *req;
+	char *sp1 = memchr(p, ' ', eol - p), *sp2;
 
-	eol = memchr(p, '\n', end - p);
-	if (!eol)
-		return -1;
-	memset(&d->msg, 0, sizeof(d->msg));
-	d->method[0] = d->path[0] = d->authority[0] = '\0';
-	d->msg.dir = dir;
-	d->msg.ts_ns = ts;
-	d->msg.head_len = d->head_len;
-	d->msg.method = d->method;
-	d->msg.path = d->path;
-	d->msg.authority = d->authority;
-	d->body = 0;
-	sp1 = memchr(p, ' ', eol - p);
 	if (!sp1)
 		return -1;
-	if (end - p > 7 && !memcmp(p, "HTTP/1.", 7)) {
+	if (eol - p > 7 && !memcmp(p, "HTTP/1.", 7)) {
 		d->msg.kind = HTTP_RESPONSE;
 		d->msg.version = p[7] == '0' ? 10 : 11;
 		d->msg.status = atoi(sp1 + 1);
-		if (d->msg.status < 100 || d->msg.status > 999)
-			return -1;
-	} else {
-		for (char *q = p; q < sp1; q++)
-			if (!is_tchar((unsigned char)*q))
-				return -1;
-		sp2 = memchr(sp1 + 1, ' ', eol - sp1 - 1);
-		if (!sp2 || eol - sp2 < 9 || memcmp(sp2 + 1, "HTTP/1.", 7))
-			return -1;
-		d->msg.kind = HTTP_REQUEST;
-		d->msg.version = sp2[8] == '0' ? 10 : 11;
-		copy_str(d->method, sizeof(d->method), p, sp1 - p);
-		copy_str(d->path, sizeof(d->path), sp1 + 1, sp2 - sp1 - 1);
+		return d->msg.status < 100 || d->msg.status > 999 ? -1 : 0;
 	}
-	for (p = eol + 1; p < end; p = eol + 1) {
+	for (char *q = p; q < sp1; q++)
+		if (!is_tchar((unsigned char)*q))
+			return -1;
+	sp2 = memchr(sp1 + 1, ' ', eol - sp1 - 1);
+	if (!sp2 || eol - sp2 < 9 || memcmp(sp2 + 1, "HTTP/1.", 7))
+		return -1;
+	d->msg.kind = HTTP_REQUEST;
+	d->msg.version = sp2[8] == '0' ? 10 : 11;
+	copy_str(d->method, sizeof(d->method), p, sp1 - p);
+	copy_str(d->path, sizeof(d->path), sp1 + 1, sp2 - sp1 - 1);
+	return 0;
+}
+
+/* The header fields that matter here: Host, Content-Length, Transfer-Encoding. */
+static void h1_fields(struct h1_dir *d, char *p, char *end, int64_t *clen, bool *chunked)
+{
+	char *eol;
+
+	for (; p < end; p = eol + 1) {
 		char *colon, *v, *ve;
 
 		eol = memchr(p, '\n', end - p);
@@ -296,42 +286,55 @@ static int h1_parse_head(struct http_conn *c, struct h1_dir *d, int dir, uint64_
 		if (colon - p == 4 && !strncasecmp(p, "host", 4))
 			copy_str(d->authority, sizeof(d->authority), v, ve - v);
 		else if (colon - p == 14 && !strncasecmp(p, "content-length", 14))
-			clen = strtoll(v, NULL, 10);
+			*clen = strtoll(v, NULL, 10);
 		else if (colon - p == 17 && !strncasecmp(p, "transfer-encoding", 17))
-			chunked = memmem(v, ve - v, "chunked", 7) != NULL;
+			*chunked = memmem(v, ve - v, "chunked", 7) != NULL;
 	}
-	d->msg.chunked = chunked;
+}
+
+/*
+ * Requests are numbered on their connection; responses pair with them in
+ * order (1xx ones are not final).  Returns whether the message has no body
+ * by its kind alone (a body-less request, HEAD, 1xx, 204, 304).
+ */
+static bool h1_pair(struct http_conn *c, struct h1_dir *d, int dir, uint64_t ts, int64_t clen)
+{
+	struct req_info *req;
+
 	if (d->msg.kind == HTTP_REQUEST) {
 		if (c->client_dir < 0)
 			c->client_dir = dir;
 		d->msg.stream_id = ++c->h1_next_id;
 		req = req_add(c, d->msg.stream_id);
 		req_set(req, d->msg.stream_id, ts, d->method, d->path, d->authority);
-		no_body = !chunked && clen < 0;
-	} else {
-		/* Responses pair with requests in order; 1xx ones are not final. */
-		req = req_find(c, c->h1_resp_id + 1);
-		d->msg.stream_id = c->h1_resp_id + 1;
-		if (req) {
-			strcpy(d->method, req->method);
-			copy_str(d->path, sizeof(d->path), req->path, strlen(req->path));
-			copy_str(d->authority, sizeof(d->authority), req->authority,
-				 strlen(req->authority));
-			d->msg.has_latency = ts >= req->ts;
-			d->msg.latency_ns = ts >= req->ts ? ts - req->ts : 0;
-		}
-		if (d->msg.status >= 200) {
-			if (req)
-				req->used = false;
-			c->h1_resp_id++;
-		}
-		no_body = d->msg.status < 200 || d->msg.status == 204 || d->msg.status == 304 ||
-			  !strcmp(d->method, "HEAD");
+		return !d->msg.chunked && clen < 0;
 	}
+	req = req_find(c, c->h1_resp_id + 1);
+	d->msg.stream_id = c->h1_resp_id + 1;
+	if (req) {
+		strcpy(d->method, req->method);
+		copy_str(d->path, sizeof(d->path), req->path, strlen(req->path));
+		copy_str(d->authority, sizeof(d->authority), req->authority,
+			 strlen(req->authority));
+		d->msg.has_latency = ts >= req->ts;
+		d->msg.latency_ns = ts >= req->ts ? ts - req->ts : 0;
+	}
+	if (d->msg.status >= 200) {
+		if (req)
+			req->used = false;
+		c->h1_resp_id++;
+	}
+	return d->msg.status < 200 || d->msg.status == 204 || d->msg.status == 304 ||
+	       !strcmp(d->method, "HEAD");
+}
+
+/* How the body is delimited, as the next state. */
+static void h1_framing(struct h1_dir *d, bool no_body, int64_t clen)
+{
 	if (no_body) {
 		d->st = H1_HEAD;
 		d->remaining = 0;
-	} else if (chunked) {
+	} else if (d->msg.chunked) {
 		d->st = H1_CHUNK_SIZE;
 		d->line_len = 0;
 	} else if (clen >= 0) {
@@ -340,168 +343,240 @@ static int h1_parse_head(struct http_conn *c, struct h1_dir *d, int dir, uint64_
 	} else {
 		d->st = H1_UNTIL_CLOSE; /* a response delimited by the connection's end */
 	}
+}
+
+/* Parse a complete head; sets up the body state. Returns -1 when not HTTP. */
+static int h1_parse_head(struct http_conn *c, struct h1_dir *d, int dir, uint64_t ts)
+{
+	char *end = d->head + d->head_len, *eol = memchr(d->head, '\n', d->head_len);
+	int64_t clen = -1;
+	bool chunked = false;
+
+	if (!eol)
+		return -1;
+	memset(&d->msg, 0, sizeof(d->msg));
+	d->method[0] = d->path[0] = d->authority[0] = '\0';
+	d->msg.dir = dir;
+	d->msg.ts_ns = ts;
+	d->msg.head_len = d->head_len;
+	d->msg.method = d->method;
+	d->msg.path = d->path;
+	d->msg.authority = d->authority;
+	d->body = 0;
+	if (h1_start_line(d, d->head, eol))
+		return -1;
+	h1_fields(d, eol + 1, end, &clen, &chunked);
+	d->msg.chunked = chunked;
+	h1_framing(d, h1_pair(c, d, dir, ts, clen), clen);
 	return 0;
 }
 
-/* Read a line into d->line; returns true when it is complete. */
-static bool h1_line(struct h1_dir *d, uint8_t **data, size_t *len, bool *overflow)
+/* What one h1_feed() call brings, for the step of each state. */
+struct h1_in {
+	uint8_t *data;
+	size_t len;
+	int dir;
+	uint64_t ts;
+	bool redact;
+	http_cb cb;
+	void *ctx;
+};
+
+static void h1_consume(struct h1_in *in, size_t n)
 {
-	uint8_t *nl = memchr(*data, '\n', *len);
-	size_t n = nl ? (size_t)(nl - *data) + 1 : *len;
+	in->data += n;
+	in->len -= n;
+}
+
+/* Read a line into d->line; returns true when it is complete. */
+static bool h1_line(struct h1_dir *d, struct h1_in *in, bool *overflow)
+{
+	uint8_t *nl = memchr(in->data, '\n', in->len);
+	size_t n = nl ? (size_t)(nl - in->data) + 1 : in->len;
 
 	if (d->line_len + n >= sizeof(d->line)) {
 		*overflow = true;
 		return false;
 	}
-	memcpy(d->line + d->line_len, *data, n);
+	memcpy(d->line + d->line_len, in->data, n);
 	d->line_len += n;
 	d->line[d->line_len] = '\0';
-	*data += n;
-	*len -= n;
+	h1_consume(in, n);
 	return nl != NULL;
+}
+
+/* A message is complete: its row, and the next one starts with a head. */
+static void h1_done(struct http_conn *c, struct h1_dir *d, struct h1_in *in)
+{
+	h1_emit(c, d, in->cb, in->ctx);
+	d->head_len = 0;
+	d->st = H1_HEAD;
+}
+
+/* Where the head ends in d->head (a blank line), or NULL: not yet. */
+static char *h1_head_end(struct h1_dir *d, size_t old)
+{
+	size_t start = old > 3 ? old - 3 : 0;
+	char *e = memmem(d->head + start, d->head_len - start, "\r\n\r\n", 4);
+
+	if (e)
+		return e + 4;
+	e = memmem(d->head + start, d->head_len - start, "\n\n", 2);
+	return e ? e + 2 : NULL;
+}
+
+/* H1_HEAD: gather the head; parse it when whole. -1: not HTTP/1. */
+static int h1_step_head(struct http_conn *c, struct h1_dir *d, struct h1_in *in)
+{
+	size_t old = d->head_len, n = in->len;
+	char *e;
+
+	/* Blank lines between messages are allowed. */
+	if (!old && (*in->data == '\r' || *in->data == '\n')) {
+		h1_consume(in, 1);
+		return 0;
+	}
+	if (old + n > H1_MAX_HEAD)
+		n = H1_MAX_HEAD - old;
+	if (grow(&d->head, &d->head_cap, old + n + 1, 1, 1024))
+		return -1;
+	memcpy(d->head + old, in->data, n);
+	d->head_len = old + n;
+	/* Fail fast on bytes that cannot start a request or status line. */
+	for (size_t i = 0; i < d->head_len && i < 8; i++) {
+		unsigned char ch = d->head[i];
+
+		if (ch == ' ' && i)
+			break;
+		if (!is_tchar(ch) && ch != '/')
+			return -1;
+	}
+	e = h1_head_end(d, old);
+	if (!e) {
+		h1_consume(in, n);
+		return d->head_len >= H1_MAX_HEAD ? -1 : 0;
+	}
+	d->head_len = e - d->head;
+	h1_consume(in, d->head_len - old);
+	if (in->redact)
+		redact_buffer(d->head, d->head_len);
+	if (h1_parse_head(c, d, in->dir, in->ts))
+		return -1;
+	d->msg.head_len = d->head_len;
+	if (d->st == H1_UNTIL_CLOSE)
+		d->body = -1;
+	if (d->st == H1_HEAD || d->st == H1_UNTIL_CLOSE) {
+		h1_emit(c, d, in->cb, in->ctx);
+		d->head_len = 0;
+	}
+	return 0;
+}
+
+/* H1_BODY and H1_CHUNK_DATA: count the body bytes. */
+static int h1_step_body(struct http_conn *c, struct h1_dir *d, struct h1_in *in)
+{
+	size_t n = in->len < d->remaining ? in->len : d->remaining;
+
+	h1_consume(in, n);
+	d->remaining -= n;
+	d->body += n;
+	if (d->remaining)
+		return 0;
+	if (d->st == H1_CHUNK_DATA) {
+		d->st = H1_CHUNK_CRLF;
+		d->line_len = 0;
+		return 0;
+	}
+	h1_done(c, d, in);
+	return 0;
+}
+
+/* H1_CHUNK_SIZE: a hex size line; 0 ends the chunks. */
+static int h1_step_chunk_size(struct h1_dir *d, struct h1_in *in)
+{
+	bool overflow = false;
+	unsigned long long sz;
+	char *end;
+
+	if (!h1_line(d, in, &overflow))
+		return overflow ? -1 : 0;
+	sz = strtoull(d->line, &end, 16);
+	if (end == d->line)
+		return -1;
+	d->line_len = 0;
+	if (sz == 0) {
+		d->st = H1_TRAILER;
+	} else {
+		d->remaining = sz;
+		d->st = H1_CHUNK_DATA;
+	}
+	return 0;
+}
+
+/* H1_CHUNK_CRLF: the line end after a chunk's data. */
+static int h1_step_chunk_crlf(struct h1_dir *d, struct h1_in *in)
+{
+	bool overflow = false;
+
+	if (!h1_line(d, in, &overflow))
+		return overflow ? -1 : 0;
+	d->line_len = 0;
+	d->st = H1_CHUNK_SIZE;
+	return 0;
+}
+
+/* H1_TRAILER: trailer lines until a blank one; long lines are skipped, not parsed. */
+static int h1_step_trailer(struct http_conn *c, struct h1_dir *d, struct h1_in *in)
+{
+	bool overflow = false;
+
+	if (!h1_line(d, in, &overflow)) {
+		if (overflow)
+			d->line_len = 0;
+		return 0;
+	}
+	if (d->line[0] == '\r' || d->line[0] == '\n')
+		h1_done(c, d, in);
+	d->line_len = 0;
+	return 0;
 }
 
 static void h1_feed(struct http_conn *c, int dir, uint8_t *data, size_t len, uint64_t ts,
 		    bool redact, http_cb cb, void *ctx)
 {
 	struct h1_dir *d = &c->h1[dir];
-	bool overflow = false;
+	struct h1_in in = { data, len, dir, ts, redact, cb, ctx };
+	int err = 0;
 
-	while (len && d->st != H1_DEAD) {
+	while (in.len && d->st != H1_DEAD && !err) {
 		switch (d->st) {
-		case H1_HEAD: {
-			size_t old = d->head_len, n = len, start;
-			char *e;
-
-			/* Blank lines between messages are allowed. */
-			if (!old && (*data == '\r' || *data == '\n')) {
-				data++;
-				len--;
-				continue;
-			}
-			if (old + n > H1_MAX_HEAD)
-				n = H1_MAX_HEAD - old;
-			if (grow(&d->head, &d->head_cap, old + n + 1, 1, 1024))
-				goto dead;
-			memcpy(d->head + old, data, n);
-			d->head_len = old + n;
-			/* Fail fast on bytes that cannot start a request or status line. */
-			for (size_t i = 0; i < d->head_len && i < 8; i++) {
-				unsigned char ch = d->head[i];
-
-				if (ch == ' ' && i)
-					break;
-				if (!is_tchar(ch) && ch != '/')
-					goto dead;
-			}
-			start = old > 3 ? old - 3 : 0;
-			e = memmem(d->head + start, d->head_len - start, "\r\n\r\n", 4);
-			if (!e) {
-				e = memmem(d->head + start, d->head_len - start, "\n\n", 2);
-				if (e)
-					e += 2;
-			} else {
-				e += 4;
-			}
-			if (!e) {
-				if (d->head_len >= H1_MAX_HEAD)
-					goto dead;
-				data += n;
-				len -= n;
-				continue;
-			}
-			d->head_len = e - d->head;
-			data += d->head_len - old;
-			len -= d->head_len - old;
-			if (redact)
-				redact_buffer(d->head, d->head_len);
-			if (h1_parse_head(c, d, dir, ts))
-				goto dead;
-			d->msg.head_len = d->head_len;
-			if (d->st == H1_HEAD || d->st == H1_UNTIL_CLOSE) {
-				if (d->st == H1_UNTIL_CLOSE)
-					d->body = -1;
-				h1_emit(c, d, cb, ctx);
-				d->head_len = 0;
-			}
+		case H1_HEAD:
+			err = h1_step_head(c, d, &in);
 			break;
-		}
 		case H1_BODY:
-		case H1_CHUNK_DATA: {
-			size_t n = len < d->remaining ? len : d->remaining;
-
-			data += n;
-			len -= n;
-			d->remaining -= n;
-			d->body += n;
-			if (d->remaining)
-				break;
-			if (d->st == H1_CHUNK_DATA) {
-				d->st = H1_CHUNK_CRLF;
-				d->line_len = 0;
-				break;
-			}
-			h1_emit(c, d, cb, ctx);
-			d->head_len = 0;
-			d->st = H1_HEAD;
+		case H1_CHUNK_DATA:
+			err = h1_step_body(c, d, &in);
 			break;
-		}
-		case H1_CHUNK_SIZE: {
-			char *end;
-			unsigned long long sz;
-
-			if (!h1_line(d, &data, &len, &overflow)) {
-				if (overflow)
-					goto dead;
-				break;
-			}
-			sz = strtoull(d->line, &end, 16);
-			if (end == d->line)
-				goto dead;
-			d->line_len = 0;
-			if (sz == 0) {
-				d->st = H1_TRAILER;
-			} else {
-				d->remaining = sz;
-				d->st = H1_CHUNK_DATA;
-			}
+		case H1_CHUNK_SIZE:
+			err = h1_step_chunk_size(d, &in);
 			break;
-		}
 		case H1_CHUNK_CRLF:
-			if (!h1_line(d, &data, &len, &overflow)) {
-				if (overflow)
-					goto dead;
-				break;
-			}
-			d->line_len = 0;
-			d->st = H1_CHUNK_SIZE;
+			err = h1_step_chunk_crlf(d, &in);
 			break;
 		case H1_TRAILER:
-			if (!h1_line(d, &data, &len, &overflow)) {
-				/* Long trailer lines are skipped, not parsed. */
-				if (overflow)
-					d->line_len = 0;
-				overflow = false;
-				break;
-			}
-			if (d->line[0] == '\r' || d->line[0] == '\n') {
-				h1_emit(c, d, cb, ctx);
-				d->head_len = 0;
-				d->st = H1_HEAD;
-			}
-			d->line_len = 0;
+			err = h1_step_trailer(c, d, &in);
 			break;
 		case H1_UNTIL_CLOSE:
-			len = 0;
+			in.len = 0; /* the body runs to the connection's end */
 			break;
 		case H1_DEAD:
 			break;
 		}
 	}
-	return;
-dead:
-	d->st = H1_DEAD;
-	c->stats.parse_errors++;
+	if (err) {
+		d->st = H1_DEAD;
+		c->stats.parse_errors++;
+	}
 }
 
 /* --- HTTP/2 -------------------------------------------------------------- */

@@ -32,8 +32,8 @@ struct pcap_out;
 
 /* What the table in probes.h says of each operation. */
 struct ssl_op_info {
-	const char *name;   /* the function: the operation field */
-	const char *lib;    /* the programs' name part (trace_uprobe_<lib>_<func>) */
+	const char *name; /* the function: the operation field */
+	const char *lib;  /* the programs' name part (trace_uprobe_<lib>_<func>) */
 	enum ssl_dir dir;
 	int kind;	    /* SSL_KIND_* */
 	unsigned int flags; /* PROBE_* */
@@ -65,9 +65,9 @@ struct ssl_state;
  * record format: the analyses see its calls like any other.
  */
 struct ssl_backend {
-	const char *name;		/* the library field */
-	const char *const *sonames;	/* file names the dynamic loader would load */
-	const enum ssl_op *ops;		/* its operations, from probes.h */
+	const char *name;	    /* the library field */
+	const char *const *sonames; /* file names the dynamic loader would load */
+	const enum ssl_op *ops;	    /* its operations, from probes.h */
 	size_t nr_ops;
 	/* Probed at all in this run (libcrypto: only with --crypto). */
 	bool (*enabled)(const struct ssl_state *st);
@@ -84,8 +84,8 @@ struct ssl_backend {
 
 /* .ops and .nr_ops of a backend, from its rows of probes.h. */
 #define SSL_OP_OF(lib, func, kind, dir, flags) SSL_OP_##func,
-#define SSL_BACKEND_OPS(rows)                                                              \
-	.ops = (const enum ssl_op[]){ rows(SSL_OP_OF) },                                   \
+#define SSL_BACKEND_OPS(rows)                            \
+	.ops = (const enum ssl_op[]){ rows(SSL_OP_OF) }, \
 	.nr_ops = sizeof((const enum ssl_op[]){ rows(SSL_OP_OF) }) / sizeof(enum ssl_op)
 
 /* Files a backend's probes were found in carry its bit; this one marks an IMAGE probe. */
@@ -129,7 +129,16 @@ void discover_free(struct discovery *d);
 
 /* --- the gadget's state ---------------------------------------------------------- */
 
-struct pending;
+#define MAX_PENDING 256
+
+/* A call whose records are still arriving (ssl.c). */
+struct pending {
+	bool used;
+	bool gap;
+	struct ssl_record hdr;
+	uint8_t *buf;
+	size_t len, cap;
+};
 
 struct ssl_state {
 	/* Options. */
@@ -142,7 +151,7 @@ struct ssl_state {
 	bool bounded; /* no bpf_loop: the bounded-loop emitter */
 	struct discovery disc;
 	/* Calls whose records are still arriving. */
-	struct pending *pending;
+	struct pending pending[MAX_PENDING];
 	int nr_pending;
 	/* Connections and the analyses' shared state. */
 	struct ssl_conn *conns;
@@ -222,7 +231,7 @@ struct ssl_call {
 	const struct ssl_op_info *op;
 	const uint8_t *data; /* an analysis may point it at a changed copy (redaction) */
 	size_t len;
-	bool truncated;	      /* bytes are missing: --data-size, or records lost */
+	bool truncated; /* bytes are missing: --data-size, or records lost */
 	bool write;
 	struct ssl_conn *conn; /* when an analysis keeps per-connection state */
 };

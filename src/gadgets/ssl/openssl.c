@@ -52,8 +52,9 @@ static void openssl_verify_text(const struct ssl_record *r, char *buf, size_t le
 			 (long long)r->ret);
 	else
 		snprintf(buf, len, "certificate verification disabled (SSL_VERIFY_NONE)%s",
-			 r->op == SSL_OP_SSL_CTX_set_verify ? " for every connection of this context"
-							    : "");
+			 r->op == SSL_OP_SSL_CTX_set_verify
+				 ? " for every connection of this context"
+				 : "");
 }
 
 const struct ssl_backend ssl_backend_openssl = {

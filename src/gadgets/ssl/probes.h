@@ -34,6 +34,8 @@
  *   VERIFY_RESULT  long f(ssl): a non-zero result (--verify)
  *   VERIFY_PEERS2  int f(session, unsigned *status): a non-zero *status
  *   VERIFY_PEERS3  int f(session, const char *host, unsigned *status)
+ *   VERIFY_PEERS   int f(session, typed data, elements, unsigned *status); the
+ *                  two above call it inside GnuTLS: the outer call is reported
  */
 #define SSL_KIND_RW 0
 #define SSL_KIND_RW_EX 1
@@ -49,6 +51,7 @@
 #define SSL_KIND_VERIFY_RESULT 11
 #define SSL_KIND_VERIFY_PEERS2 12
 #define SSL_KIND_VERIFY_PEERS3 13
+#define SSL_KIND_VERIFY_PEERS 14
 
 /*
  * Flags:
@@ -87,6 +90,8 @@
 	X(libgnutls, gnutls_certificate_verify_peers2, VERIFY_PEERS2, VERIFY,               \
 	  PROBE_HELPER | PROBE_VERIFY)                                                     \
 	X(libgnutls, gnutls_certificate_verify_peers3, VERIFY_PEERS3, VERIFY,               \
+	  PROBE_HELPER | PROBE_VERIFY)                                                     \
+	X(libgnutls, gnutls_certificate_verify_peers, VERIFY_PEERS, VERIFY,                 \
 	  PROBE_HELPER | PROBE_VERIFY)
 
 /* NSS: its I/O goes through NSPR's PR_* calls; its SSL layer is in libssl3.so. */

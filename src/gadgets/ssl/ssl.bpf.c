@@ -553,34 +553,32 @@ static __always_inline int emit_meta(__u32 op, __u64 conn, __s64 val, bool with_
 #define SSL_BPF_VERIFY_RESULT(lib, func, dir)                        \
 	SSL_UPROBE(lib, func, void *ssl)                             \
 	{                                                            \
-		return verify_enter(ssl, NULL);                      \
+		return verify_enter(SSL_OP_##func, ssl, NULL);       \
 	}                                                            \
 	SSL_URETPROBE(lib, func)                                     \
 	{                                                            \
 		return verify_result_exit(ctx, SSL_OP_##func);       \
 	}
 
-/* int gnutls_certificate_verify_peers2(gnutls_session_t, unsigned int *status) */
-#define SSL_BPF_VERIFY_PEERS2(lib, func, dir)                       \
-	SSL_UPROBE(lib, func, void *session, void *status)          \
-	{                                                           \
-		return verify_enter(session, status);               \
-	}                                                           \
-	SSL_URETPROBE(lib, func)                                    \
-	{                                                           \
-		return verify_status_exit(ctx, SSL_OP_##func);      \
+/*
+ * int gnutls_certificate_verify_peers2(gnutls_session_t, unsigned int *status),
+ * _peers3(session, const char *host, unsigned int *status) and
+ * _peers(session, gnutls_typed_vdata_st *, unsigned int elements, unsigned int *status):
+ * alike but for where the status goes.
+ */
+#define SSL_BPF_VERIFY_STATUS(lib, func, status)                     \
+	SSL_UPROBE(lib, func)                                        \
+	{                                                            \
+		return verify_enter(SSL_OP_##func,                   \
+				    (void *)PT_REGS_PARM1(ctx), (void *)(status)); \
+	}                                                            \
+	SSL_URETPROBE(lib, func)                                     \
+	{                                                            \
+		return verify_status_exit(ctx, SSL_OP_##func);       \
 	}
-
-/* int gnutls_certificate_verify_peers3(gnutls_session_t, const char *host, unsigned int *status) */
-#define SSL_BPF_VERIFY_PEERS3(lib, func, dir)                              \
-	SSL_UPROBE(lib, func, void *session, const char *host, void *status) \
-	{                                                                  \
-		return verify_enter(session, status);                      \
-	}                                                                  \
-	SSL_URETPROBE(lib, func)                                           \
-	{                                                                  \
-		return verify_status_exit(ctx, SSL_OP_##func);             \
-	}
+#define SSL_BPF_VERIFY_PEERS2(lib, func, dir) SSL_BPF_VERIFY_STATUS(lib, func, PT_REGS_PARM2(ctx))
+#define SSL_BPF_VERIFY_PEERS3(lib, func, dir) SSL_BPF_VERIFY_STATUS(lib, func, PT_REGS_PARM3(ctx))
+#define SSL_BPF_VERIFY_PEERS(lib, func, dir) SSL_BPF_VERIFY_STATUS(lib, func, PT_REGS_PARM4(ctx))
 
 #define SSL_BPF_PROBES(lib, func, kind, dir, flags) SSL_BPF_##kind(lib, func, dir)
 SSL_ALL_PROBES(SSL_BPF_PROBES)

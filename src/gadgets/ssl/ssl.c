@@ -22,17 +22,6 @@
 
 LOUPE_SKELETON(ssl_skeleton, ssl_bpf);
 
-#define MAX_PENDING 256
-
-/* A call whose records are still arriving. */
-struct pending {
-	bool used;
-	bool gap;
-	struct ssl_record hdr;
-	uint8_t *buf;
-	size_t len, cap;
-};
-
 static const struct field ssl_fields[] = {
 	LOUPE_PROC_FIELDS,
 	[F_LIBRARY] = { "library", FT_STR, FIELD_HIDDEN, 9,
@@ -86,15 +75,15 @@ static const struct gadget_option ssl_options[] = {
 	OPT_OWN("bin", "PATH", "also probe this executable with TLS linked in (repeatable)"),
 	OPT_FLAG("crypto", "libcrypto signing, verification, key agreement latency", SSL_FIELD,
 		 crypto, "trace_crypto"),
-	OPT_FLAG("no-follow", "do not look at processes started after loupe", SSL_FIELD,
-		 no_follow, NULL),
+	OPT_FLAG("no-follow", "do not look at processes started after loupe", SSL_FIELD, no_follow,
+		 NULL),
 	OPT_SZ("data-size", "SIZE", "bytes kept per call (default 1M, at most 2M)", SSL_FIELD,
 	       data_size, NULL, 0, SSL_MAX_DATA),
 	OPT_FLAG("no-data", "metadata only, no plaintext", SSL_FIELD, no_data, NULL),
-	OPT_NUM("sample", "N", "trace one read/write call in N", SSL_FIELD, sample,
-		"sample_every", 1, UINT32_MAX),
-	OPT_FLAG("no-reads", "do not trace reads", SSL_FIELD, no_reads, NULL),
-	OPT_FLAG("no-writes", "do not trace writes", SSL_FIELD, no_writes, NULL),
+	OPT_NUM("sample", "N", "trace one read/write call in N", SSL_FIELD, sample, "sample_every",
+		1, UINT32_MAX),
+	OPT_FLAG_KNOB_OFF("no-reads", "do not trace reads", SSL_FIELD, no_reads, "trace_reads"),
+	OPT_FLAG_KNOB_OFF("no-writes", "do not trace writes", SSL_FIELD, no_writes, "trace_writes"),
 	{ .name = "hex", .short_name = 'x', .help = "hex dump of the plaintext under each row" },
 	OPT_FLAG("http", "decode HTTP/1.x and HTTP/2: a row per request and response", SSL_FIELD,
 		 http, NULL),
@@ -159,7 +148,7 @@ static void choose_programs(struct ssl_state *st, struct ssl_bpf *skel)
 		for (int ret = 0; ret < 2; ret++)
 			if ((prog = ssl_prog(skel->obj, op, ret)))
 				bpf_program__set_autoload(prog, op_wanted(st, op));
-	bpf_object__for_each_program(prog, skel->obj)
+	bpf_object__for_each_program (prog, skel->obj)
 		if (st->no_endpoints && !strncmp(bpf_program__name(prog), "trace_sys_enter_", 16))
 			bpf_program__set_autoload(prog, false);
 	/* One data emitter is loaded: bpf_loop where the kernel has it (5.17+). */
@@ -177,13 +166,6 @@ static int ssl_configure(struct session *s)
 	/* Before anything is loaded: files that cannot be written stop us here. */
 	if ((err = analyses_open(s)))
 		return err == -ENOMEM ? (loupe_err("out of memory"), err) : err;
-	st->pending = calloc(MAX_PENDING, sizeof(*st->pending));
-	if (!st->pending) {
-		loupe_err("out of memory");
-		return -ENOMEM;
-	}
-	skel->rodata->trace_reads = !st->no_reads;
-	skel->rodata->trace_writes = !st->no_writes;
 	skel->rodata->max_data = st->no_data ? 0 : st->data_size ? st->data_size : SSL_DEFAULT_DATA;
 	st->bounded = !feature_helper(BPF_FUNC_loop);
 	/* Without attach cookies (< 5.15) libssl3 is only found in /proc/PID/maps. */
@@ -196,8 +178,8 @@ static int ssl_attach(struct session *s)
 {
 	struct ssl_state *st = s->state;
 	struct ssl_bpf *skel = s->skel;
-	struct bpf_program *emitter =
-		st->bounded ? skel->progs.trace_ssl_emit_data_bounded : skel->progs.trace_ssl_emit_data;
+	struct bpf_program *emitter = st->bounded ? skel->progs.trace_ssl_emit_data_bounded
+						  : skel->progs.trace_ssl_emit_data;
 	int fd = bpf_program__fd(emitter), err;
 	__u32 zero = 0;
 
@@ -216,8 +198,9 @@ static int ssl_attach(struct session *s)
 const char *ssl_dir_name(enum ssl_dir dir)
 {
 	static const char *const names[] = {
-		[SSL_DIR_READ] = "read",     [SSL_DIR_WRITE] = "write",   [SSL_DIR_HANDSHAKE] = "handshake",
-		[SSL_DIR_CRYPTO] = "crypto", [SSL_DIR_VERIFY] = "verify", [SSL_DIR_NONE] = "",
+		[SSL_DIR_READ] = "read",	   [SSL_DIR_WRITE] = "write",
+		[SSL_DIR_HANDSHAKE] = "handshake", [SSL_DIR_CRYPTO] = "crypto",
+		[SSL_DIR_VERIFY] = "verify",	   [SSL_DIR_NONE] = "",
 	};
 
 	return dir <= SSL_DIR_NONE ? names[dir] : "";
@@ -233,10 +216,10 @@ static void set_endpoints(struct value *v, const struct ssl_sock *k, struct row_
 	v[F_FD] = val_s64(k->fd);
 	if (t->family != AF_INET && t->family != AF_INET6)
 		return;
-	v[F_LOCAL] = val_str(format_endpoint(b->local, sizeof(b->local), t->family, t->laddr,
-					     t->lport));
-	v[F_REMOTE] = val_str(format_endpoint(b->remote, sizeof(b->remote), t->family, t->raddr,
-					      t->rport));
+	v[F_LOCAL] =
+		val_str(format_endpoint(b->local, sizeof(b->local), t->family, t->laddr, t->lport));
+	v[F_REMOTE] = val_str(
+		format_endpoint(b->remote, sizeof(b->remote), t->family, t->raddr, t->rport));
 }
 
 void ssl_row_begin(struct value *v, const struct ssl_record *r, struct row_bufs *b)
@@ -423,7 +406,7 @@ static void ssl_flush(struct session *s)
 {
 	struct ssl_state *st = s->state;
 
-	for (int i = 0; st->pending && i < MAX_PENDING; i++)
+	for (int i = 0; i < MAX_PENDING; i++)
 		if (st->pending[i].used)
 			pending_flush(s, &st->pending[i]);
 }
@@ -432,9 +415,8 @@ static void ssl_close(struct session *s)
 {
 	struct ssl_state *st = s->state;
 
-	for (int i = 0; st->pending && i < MAX_PENDING; i++)
+	for (int i = 0; i < MAX_PENDING; i++)
 		free(st->pending[i].buf);
-	free(st->pending);
 	analyses_close(s);
 	discover_free(&st->disc);
 }

@@ -11,6 +11,8 @@
 struct verify_call {
 	__u64 conn;
 	__u64 status_ptr; /* unsigned int * of gnutls_certificate_verify_peers* */
+	__u32 op;
+	__u32 pad;
 };
 
 struct {
@@ -20,23 +22,28 @@ struct {
 	__type(value, struct verify_call);
 } verify_context SEC(".maps");
 
-static __always_inline int verify_enter(const void *conn, const void *status)
+/*
+ * The outermost verification call of a thread is the one reported: GnuTLS's
+ * verify_peers2/3 call verify_peers inside the library, and each is probed.
+ */
+static __always_inline int verify_enter(__u32 op, const void *conn, const void *status)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct verify_call v = { (__u64)conn, (__u64)status };
+	struct verify_call v = { (__u64)conn, (__u64)status, op };
 
-	if (loupe_discard_current())
+	if (loupe_discard_current() || bpf_map_lookup_elem(&verify_context, &tid))
 		return 0;
 	loupe_map_insert(&verify_context, &tid, &v);
 	return 0;
 }
 
-static __always_inline struct verify_call *verify_take(struct verify_call *out)
+/* The call remembered for this return, if it is the one that entered (not a nested one). */
+static __always_inline struct verify_call *verify_take(__u32 op, struct verify_call *out)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct verify_call *v = bpf_map_lookup_elem(&verify_context, &tid);
 
-	if (!v)
+	if (!v || v->op != op)
 		return NULL;
 	*out = *v;
 	bpf_map_delete_elem(&verify_context, &tid);
@@ -49,7 +56,7 @@ static __always_inline int verify_result_exit(struct pt_regs *ctx, __u32 op)
 	struct verify_call v;
 	long ret = PT_REGS_RC(ctx);
 
-	if (!verify_take(&v) || ret == 0)
+	if (!verify_take(op, &v) || ret == 0)
 		return 0;
 	return emit_meta(op, v.conn, ret, true);
 }
@@ -60,7 +67,7 @@ static __always_inline int verify_status_exit(struct pt_regs *ctx, __u32 op)
 	struct verify_call v;
 	__u32 status = 0;
 
-	if (!verify_take(&v) || (int)PT_REGS_RC(ctx) != 0)
+	if (!verify_take(op, &v) || (int)PT_REGS_RC(ctx) != 0)
 		return 0;
 	if (bpf_probe_read_user(&status, sizeof(status), (void *)v.status_ptr)) {
 		loupe_count(LOUPE_CNT_READ_FAULT);

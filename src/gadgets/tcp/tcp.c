@@ -68,14 +68,12 @@ static const struct field tcp_fields[] = {
 static const struct gadget_option tcp_options[] = {
 	OPT_FLAG("connect-only", "only connect events", struct tcp_state, connect_only,
 		 "connect_only"),
-	OPT_FLAG("accept-only", "only accept events", struct tcp_state, accept_only,
-		 "accept_only"),
+	OPT_FLAG("accept-only", "only accept events", struct tcp_state, accept_only, "accept_only"),
 	OPT_FLAG("failure-only", "only failed connects", struct tcp_state, failure_only,
 		 "failure_only"),
 	OPT_OWN("family", "4|6", "only IPv4 or only IPv6"),
-	{ .name = "port", .arg = "PORT", .help = "only connections with this port at either end",
-	  .kind = OPT_NUMBER, .offset = OPT_NO_FIELD, .knob = "filter_port", .min = 1,
-	  .max = 65535, .filter = true },
+	OPT_FILTER_KNOB("port", "PORT", "only connections with this port at either end",
+			"filter_port", 1, 65535),
 	OPT_OWN("hook", "NAME", "force tp_btf or tracepoint for state changes (default: best)"),
 	{},
 };
@@ -171,15 +169,15 @@ static int tcp_handle(struct session *s, const void *data, size_t size)
 	struct value v[F_MAX] = {};
 	char src[64], dst[64], errbuf[16];
 
-	if (size < sizeof(*e)) 
+	if (size < sizeof(*e))
 		return LOUPE_REC_BAD;
 	values_set_proc(v, &e->proc);
 	v[F_TYPE] = val_str(e->type < TCP_EV_MAX ? type_names[e->type] : "unknown");
 	v[F_NETNS] = val_u64(e->netns);
-	v[F_SRC] = val_str(format_endpoint(src, sizeof(src), e->tuple.family, e->tuple.laddr,
-					   e->tuple.lport));
-	v[F_DST] = val_str(format_endpoint(dst, sizeof(dst), e->tuple.family, e->tuple.raddr,
-					   e->tuple.rport));
+	v[F_SRC] = val_str(
+		format_endpoint(src, sizeof(src), e->tuple.family, e->tuple.laddr, e->tuple.lport));
+	v[F_DST] = val_str(
+		format_endpoint(dst, sizeof(dst), e->tuple.family, e->tuple.raddr, e->tuple.rport));
 	if (e->fd >= 0)
 		v[F_FD] = val_s64(e->fd);
 	if (e->accept_fd >= 0)

@@ -12,7 +12,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.dirname(__file__))
 from loupetest import TAP, Loupe, require_root  # noqa: E402
-from ssl9lib import Server, grep_bytes, http_rows, tshark  # noqa: E402
+from tlsservers import Server, grep_bytes, http_rows, tshark  # noqa: E402
 
 SECRETS = ["SEKRITTOKEN123", "HUNTER2PW", "COOKIEVAL456", "alice.secret@example.org"]
 

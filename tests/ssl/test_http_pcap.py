@@ -11,7 +11,7 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.dirname(__file__))
 from loupetest import TAP, Loupe, require_root, run  # noqa: E402
-from ssl9lib import Server, http_rows, tshark  # noqa: E402
+from tlsservers import Server, http_rows, tshark  # noqa: E402
 
 tap = TAP()
 require_root(tap)

@@ -9,8 +9,8 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.dirname(__file__))
-from loupetest import TAP, Loupe, require_root  # noqa: E402
-from ssl9lib import Server  # noqa: E402
+from loupetest import OUTPUT, TAP, Loupe, require_root  # noqa: E402
+from tlsservers import Server  # noqa: E402
 
 VERIFY_OPS = ("SSL_CTX_set_verify", "SSL_set_verify", "SSL_get_verify_result",
               "gnutls_certificate_verify_peers2", "gnutls_certificate_verify_peers3")
@@ -58,7 +58,36 @@ try:
     tap.ok(len(bad) >= 1 and all(e.get("verify_result", 0) != 0 for e in bad),
            "wget --no-check-certificate: GnuTLS verification failure reported", evs)
     tap.eq([e for e in evs if e["pid"] == w2.pid], [], "wget --ca-certificate: no warning")
+    tap.ok(all(e["operation"] == "gnutls_certificate_verify_peers2" for e in bad),
+           "wget: reported once, as the call it made (verify_peers2 calls verify_peers)", bad)
     lw.cleanup()
+
+    # GnuTLS verify_peers3 (a client naming the host it expects; ours, since no
+    # Debian program calls it) and the typed verify_peers (gnutls-cli --insecure):
+    # a failed verification reads as one, with GnuTLS's reasons, never as
+    # "verification disabled".
+    port = nginx.port
+    lg = Loupe(["trace", "ssl", "--verify", "--comm", "gnutls_verify3"])
+    g3 = subprocess.run([os.path.join(OUTPUT, "tests", "gnutls_verify3"), "localhost",
+                         str(port)], capture_output=True, timeout=30)
+    lg.stop()
+    ev3 = [e for e in lg.events() if e.get("operation") in VERIFY_OPS + ("gnutls_certificate_verify_peers",)]
+    status = g3.stdout.decode().split()[-1] if g3.returncode == 0 else "?"
+    tap.ok(len(ev3) == 1 and ev3[0]["operation"] == "gnutls_certificate_verify_peers3" and
+           hex(ev3[0]["verify_result"]) == status, "verify_peers3: the failed status, once",
+           (g3.stdout, ev3))
+    tap.ok(ev3 and "verification failed" in ev3[0]["error"] and
+           "signer not found" in ev3[0]["error"] and "disabled" not in ev3[0]["error"],
+           "verify_peers3: said to fail, with GnuTLS's reason", ev3)
+    lg.cleanup()
+    lc = Loupe(["trace", "ssl", "--verify", "--comm", "gnutls-cli"])
+    subprocess.run(["gnutls-cli", "--insecure", "-p", str(port), "localhost"],
+                   input=b"GET / HTTP/1.0\r\n\r\n", capture_output=True, timeout=30)
+    lc.stop()
+    evc = [e for e in lc.events() if e.get("direction") == "verify"]
+    tap.ok(len(evc) == 1 and evc[0]["operation"] == "gnutls_certificate_verify_peers" and
+           "verification failed" in evc[0]["error"], "gnutls-cli --insecure: reported", evc)
+    lc.cleanup()
 finally:
     nginx.stop()
 tap.done()

@@ -9,7 +9,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.dirname(__file__))
 from loupetest import TAP, Loupe, require_root  # noqa: E402
-from ssl9lib import Server, data_rows, ss_connections  # noqa: E402
+from tlsservers import Server, data_rows, ss_connections  # noqa: E402
 
 PY = "/usr/bin/python3"
 CLIENT = r"""
