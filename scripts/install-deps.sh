@@ -7,19 +7,23 @@ BUILD="make gcc libc6-dev pkg-config git
 clang llvm
 libbpf-dev bpftool libelf-dev zlib1g-dev
 libssl-dev libnghttp2-dev libpcap-dev
-libcmocka-dev libgnutls28-dev"
+libcmocka-dev libgnutls28-dev libjansson-dev"
 # libbpf-dev/bpftool: loader and skeletons; clang/llvm: BPF compiler;
 # libnghttp2: HPACK for HTTP/2 decoding; libpcap: pcap files;
 # libelf: symbol lookup; libssl-dev: our TLS workloads; cmocka: unit tests;
-# libgnutls28-dev: a GnuTLS test client of ours (tests/ssl/gnutls_verify3.c).
+# libgnutls28-dev: a GnuTLS test client of ours (tests/ssl/gnutls_verify3.c);
+# libjansson-dev: the container runtimes' JSON files (names, images, pods).
 
 TEST="python3 openssl curl wget ca-certificates
 gnutls-bin libnss3-tools nodejs nginx nghttp2-client nghttp2-server
 socat netcat-openbsd iproute2 util-linux procps psmisc
 tshark
-qemu-system-x86 seabios busybox-static debian-archive-keyring"
+qemu-system-x86 seabios busybox-static debian-archive-keyring
+podman runc catatonit docker.io"
 # Real TLS clients and servers of every library, network tools, tshark to
-# read our pcap files; qemu and busybox boot other kernels (make check-kernels).
+# read our pcap files; qemu and busybox boot other kernels (make check-kernels);
+# podman (with runc: crun refuses this host's hybrid cgroups) and docker run
+# the real containers of tests/runtime/test_containers.py.
 
 missing=""
 for p in $BUILD $TEST; do

@@ -61,6 +61,9 @@ int ringbuf_cb(void *ctx, void *data, size_t size)
 	case LOUPE_REC_BAD:
 		s->undecodable++;
 		break;
+	case LOUPE_REC_FILTERED:
+		s->filtered++;
+		break;
 	}
 	return 0;
 }
@@ -78,7 +81,7 @@ static const char *const base_counter_names[LOUPE_CNT_GADGET] = {
  * cannot explain; it must be 0, and is reported when it is not.
  */
 struct tally {
-	uint64_t seen, events, lost, lost_ring_full, lost_at_exit, lost_undecodable, lost_dropped,
+	uint64_t seen, events, filtered, lost, lost_ring_full, lost_at_exit, lost_undecodable, lost_dropped,
 		truncated, probe_misses;
 	int64_t unaccounted;
 };
@@ -105,6 +108,7 @@ static void tally(struct session *s, struct tally *t)
 	*t = (struct tally){
 		.seen = session_counter(s, LOUPE_CNT_SEEN),
 		.events = s->received - s->dropped,
+		.filtered = s->filtered,
 		.lost_ring_full = session_counter(s, LOUPE_CNT_RINGBUF_LOST),
 		.lost_at_exit = s->left_at_exit,
 		.lost_undecodable = s->undecodable,
@@ -113,7 +117,7 @@ static void tally(struct session *s, struct tally *t)
 		.probe_misses = probe_misses(s),
 	};
 	t->lost = t->lost_ring_full + t->lost_at_exit + t->lost_undecodable + t->lost_dropped;
-	t->unaccounted = (int64_t)(t->seen - t->events - t->lost);
+	t->unaccounted = (int64_t)(t->seen - t->events - t->filtered - t->lost);
 }
 
 /* Every named counter, the runtime's then the gadget's, with its value. */
@@ -148,13 +152,14 @@ static void print_stats_json(struct session *s, const struct tally *t, double se
 		"\"lost\":%llu,\"lost_ring_full\":%llu,\"lost_at_exit\":%llu,"
 		"\"lost_undecodable\":%llu,\"lost_dropped\":%llu,\"unaccounted\":%lld,"
 		"\"truncated\":%llu,\"rows\":%llu,\"bytes\":%llu,\"events_per_s\":%.1f,"
-		"\"probe_misses\":%llu",
+		"\"probe_misses\":%llu,\"filtered\":%llu",
 		s->gadget->name, secs, (unsigned long long)t->seen, (unsigned long long)t->events,
 		(unsigned long long)t->lost, (unsigned long long)t->lost_ring_full,
 		(unsigned long long)t->lost_at_exit, (unsigned long long)t->lost_undecodable,
 		(unsigned long long)t->lost_dropped, (long long)t->unaccounted,
 		(unsigned long long)t->truncated, (unsigned long long)s->rows,
-		(unsigned long long)s->bytes, rate, (unsigned long long)t->probe_misses);
+		(unsigned long long)s->bytes, rate, (unsigned long long)t->probe_misses,
+		(unsigned long long)t->filtered);
 	for_each_counter(s, json_counter, NULL);
 	fputs("}}\n", stderr);
 }
@@ -195,6 +200,8 @@ static void print_stats_text(struct session *s, const struct tally *t, double se
 		fprintf(stderr, ", %llu truncated", (unsigned long long)t->truncated);
 	if (t->probe_misses)
 		fprintf(stderr, ", %llu probe_misses", (unsigned long long)t->probe_misses);
+	if (t->filtered)
+		fprintf(stderr, ", %llu filtered (--container)", (unsigned long long)t->filtered);
 	for_each_counter(s, text_counter, NULL);
 	fputc('\n', stderr);
 }
@@ -211,11 +218,11 @@ void print_stats(struct session *s, double secs, bool json)
 	else
 		print_stats_text(s, &t, secs, rate);
 	if (t.unaccounted)
-		loupe_warn(
-			"the kernel produced %llu events; %llu were shown and %llu counted lost: "
-			"%lld unaccounted for (a loupe bug, please report it)",
-			(unsigned long long)t.seen, (unsigned long long)t.events,
-			(unsigned long long)t.lost, (long long)t.unaccounted);
+		loupe_warn("the kernel produced %llu events; %llu were shown, %llu filtered and %llu "
+			   "counted lost: %lld unaccounted for (a loupe bug, please report it)",
+			   (unsigned long long)t.seen, (unsigned long long)t.events,
+			   (unsigned long long)t.filtered, (unsigned long long)t.lost,
+			   (long long)t.unaccounted);
 	if (t.probe_misses)
 		loupe_warn("the kernel skipped %llu runs of loupe's programs (another BPF program "
 			   "was running on that CPU): what they would have seen is not counted",

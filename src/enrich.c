@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <sys/socket.h>
 
+#include "containers.h"
 #include "output.h"
 
 /*
@@ -98,6 +99,19 @@ char *format_endpoint(char *buf, size_t len, unsigned int family, const void *ad
 	return buf;
 }
 
+/* The container fields; unset (empty) for a host process. */
+static void set_container(struct value *v, const struct container *c)
+{
+	if (!c)
+		return;
+	v[0] = val_str(c->id);
+	v[1] = val_str(c->runtime);
+	v[2] = val_str(c->name[0] ? c->name : NULL);
+	v[3] = val_str(c->image[0] ? c->image : NULL);
+	v[4] = val_str(c->pod[0] ? c->pod : NULL);
+	v[5] = val_str(c->namespace[0] ? c->namespace : NULL);
+}
+
 void values_set_proc(struct value *v, const struct loupe_proc *p)
 {
 	v[0] = val_u64(p->ts_ns);
@@ -109,4 +123,5 @@ void values_set_proc(struct value *v, const struct loupe_proc *p)
 	v[6] = val_u64(p->gid);
 	v[7] = val_str(gid_name(p->gid));
 	v[8] = val_u64(p->mntns_id);
+	set_container(v + 9, container_of(p->mntns_key, p->mntns_id, p->pid));
 }

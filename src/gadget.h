@@ -169,6 +169,7 @@ enum {
 	LOUPE_REC_PART,
 	LOUPE_REC_NOTICE,
 	LOUPE_REC_BAD,
+	LOUPE_REC_FILTERED, /* an event a user-space filter (--container) turned away */
 };
 
 /* Gadgets register themselves into a linker section; no central list. */
@@ -191,6 +192,8 @@ struct filter_opts {
 	char comm[LOUPE_COMM_LEN];
 	uint64_t mntns[64];
 	int nr_mntns;
+	const char *containers[16]; /* --container NAME|ID, running now or started later */
+	int nr_containers;
 };
 
 struct session {
@@ -216,6 +219,9 @@ struct session {
 	uint64_t dropped;		/* events received but not shown (e.g. out of memory) */
 	uint64_t truncated;		/* events shown with records missing (ring full) */
 	uint64_t left_at_exit;		/* records the final drain could not read */
+	uint64_t filtered;		/* events --container turned away in user space */
+	struct userfilter *userfilter;	/* --container decisions, by mount namespace */
+	double last_sweep;		/* when dead containers were last forgotten */
 	uint64_t rows;			/* rows printed */
 	uint64_t bytes;
 	/* Links to destroy on exit: libbpf's, and raw link fds (uprobe_multi). */
@@ -234,6 +240,12 @@ int session_attach_programs(struct session *s);	/* attach every autoloaded, auto
 int obj_set_rodata(struct bpf_object *obj, const char *name, const void *val, size_t size);
 uint64_t session_counter(struct session *s, unsigned int idx);
 void session_emit(struct session *s, const struct value *vals);
+/*
+ * Whether an event of this process is wanted: the common filters the kernel
+ * could not judge alone (--container, for a namespace it has not seen yet).
+ * A gadget's handle returns LOUPE_REC_FILTERED when this is false.
+ */
+bool session_keep(struct session *s, const struct loupe_proc *p);
 /* An event received but not shown (out of memory...): counted lost. */
 void session_event_dropped(struct session *s);
 /* An event shown with some of its records lost on the way (ring buffer full). */

@@ -110,6 +110,7 @@ enum {
 	OPT_COMM,
 	OPT_MNTNS,
 	OPT_CONTAINER_PID,
+	OPT_CONTAINER,
 	OPT_FIELDS,
 	OPT_OUTPUT_FILE,
 	OPT_TIMEOUT,
@@ -146,6 +147,10 @@ static const struct common_option common_options[] = {
 	FILTER("mntns", "ID", "only this mount namespace (container); repeatable", OPT_MNTNS),
 	FILTER("container-pid", "PID", "only the mount namespace (container) of PID",
 	       OPT_CONTAINER_PID),
+	FILTER("container", "NAME|ID",
+	       "only this container (name, id or id prefix), running or started later; "
+	       "repeatable",
+	       OPT_CONTAINER),
 	COMMON_SHORT("output", 'o', "FORMAT", "columns (default) or json (one object per line)",
 		     OPT_OUTPUT),
 	COMMON("fields", "A,B,...", "print these fields, in this order", OPT_FIELDS),
@@ -320,6 +325,17 @@ static int parse_filter(struct filter_opts *f, int c, const char *arg)
 		if ((err = parse_u64("--mntns", arg, 1, UINT64_MAX, &v)))
 			return err;
 		return add_mntns(f, "--mntns", v);
+	case OPT_CONTAINER:
+		if (!*arg) {
+			loupe_err("--container needs a container name or id");
+			return -EINVAL;
+		}
+		if (f->nr_containers >= (int)(sizeof(f->containers) / sizeof(f->containers[0]))) {
+			loupe_err("--container: at most 16 containers");
+			return -EINVAL;
+		}
+		f->containers[f->nr_containers++] = arg;
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -339,7 +355,7 @@ int set_filters(struct session *s)
 		{ "filter_by_gid", &f->by_gid, 1 },   { "filter_gid", &f->gid, 4 },
 		{ "filter_by_comm", &f->by_comm, 1 }, { "filter_comm", f->comm, LOUPE_COMM_LEN },
 	};
-	bool by_mntns = f->nr_mntns > 0;
+	bool by_container = f->nr_containers > 0, by_mntns = f->nr_mntns > 0 && !by_container;
 
 	for (size_t i = 0; i < sizeof(knobs) / sizeof(knobs[0]); i++) {
 		int err = obj_set_rodata(s->obj, knobs[i].name, knobs[i].val, knobs[i].size);
@@ -350,7 +366,9 @@ int set_filters(struct session *s)
 			return err;
 		}
 	}
-	return obj_set_rodata(s->obj, "filter_by_mntns", &by_mntns, 1);
+	/* With --container, --mntns namespaces are judged like containers (userfilter.c). */
+	return obj_set_rodata(s->obj, "filter_by_mntns", &by_mntns, 1) ?:
+	       obj_set_rodata(s->obj, "filter_by_container", &by_container, 1);
 }
 
 /* --- the object's knobs ----------------------------------------------------- */

@@ -115,8 +115,14 @@ void format_duration(char *buf, size_t len, uint64_t ns);
 	{ "user", FT_STR, FIELD_HIDDEN, 10, "user name, from the host's passwd" },             \
 	{ "gid", FT_U64, FIELD_HIDDEN | FIELD_RIGHT, 6, "group id" },                          \
 	{ "group", FT_STR, FIELD_HIDDEN, 10, "group name, from the host's group" },            \
-	{ "mntns_id", FT_U64, FIELD_HIDDEN | FIELD_RIGHT, 10, "mount namespace id (container)" }
-#define LOUPE_PROC_NR_FIELDS 9
+	{ "mntns_id", FT_U64, FIELD_HIDDEN | FIELD_RIGHT, 10, "mount namespace id (container)" },  \
+	{ "container_id", FT_STR, FIELD_HIDDEN, 12, "container id (from the cgroup); empty on the host" }, \
+	{ "runtime", FT_STR, FIELD_HIDDEN, 10, "container runtime: podman, docker, containerd, cri-o" }, \
+	{ "container_name", FT_STR, FIELD_HIDDEN, 16, "container name, as its runtime knows it" },     \
+	{ "image", FT_STR, FIELD_HIDDEN, 20, "image the container runs, where the runtime says" },    \
+	{ "pod", FT_STR, FIELD_HIDDEN, 16, "Kubernetes pod (CRI annotations)" },                       \
+	{ "namespace", FT_STR, FIELD_HIDDEN, 12, "Kubernetes namespace (CRI annotations)" }
+#define LOUPE_PROC_NR_FIELDS 15
 
 /* Fill the LOUPE_PROC_FIELDS values, names resolved and cached. */
 void values_set_proc(struct value *v, const struct loupe_proc *p);

@@ -23,6 +23,7 @@
 
 #include "grow.h"
 #include "audit.h"
+#include "containers.h"
 #include "kfeatures.h"
 #include "minbtf.h"
 #include "uprobe.h"
@@ -391,17 +392,22 @@ static int attach(struct session *s, struct ring_buffer **rb)
 	struct bpf_map *events = bpf_object__find_map_by_name(s->obj, "events");
 	int err;
 
+	struct bpf_map *notices = bpf_object__find_map_by_name(s->obj, "loupe_notices");
+
 	if ((err = fill_mntns_map(s)))
 		return err;
-	err = s->gadget->attach ? s->gadget->attach(s) : session_attach_programs(s);
-	if (err)
+	/* Containers running now, known (and judged for --container) before any event. */
+	if ((err = userfilter_start(s))) {
+		loupe_err("cannot look at the running processes' namespaces: %s", strerror(-err));
 		return err;
-	*rb = ring_buffer__new(bpf_map__fd(events), ringbuf_cb, s, NULL);
-	if (!*rb) {
-		loupe_err("cannot open the ring buffer: %s", strerror(errno));
-		return -errno;
 	}
-	return 0;
+	*rb = ring_buffer__new(bpf_map__fd(events), ringbuf_cb, s, NULL);
+	if (!*rb || (notices && ring_buffer__add(*rb, bpf_map__fd(notices), userfilter_notice, s))) {
+		err = -errno;
+		loupe_err("cannot open the ring buffer: %s", strerror(-err));
+		return err;
+	}
+	return s->gadget->attach ? s->gadget->attach(s) : session_attach_programs(s);
 }
 
 /* Read events until a signal, --timeout, or an error; returns the seconds traced. */
@@ -428,6 +434,11 @@ static double run_loop(struct session *s, struct ring_buffer *rb, FILE *fp)
 		}
 		if (s->gadget->tick)
 			s->gadget->tick(s);
+		/* Containers that exited: forgotten, cache and map entries alike. */
+		if (loupe_now_s() - s->last_sweep >= 5.0) {
+			userfilter_sweep(s);
+			s->last_sweep = loupe_now_s();
+		}
 		output_flush(s->out);
 		if (ferror(fp)) {
 			loupe_err("writing events failed: %s", strerror(errno));
@@ -472,6 +483,7 @@ static void teardown(struct session *s, struct ring_buffer *rb, FILE *fp)
 		s->gadget->close(s);
 	if (s->skel)
 		s->gadget->skeleton->destroy(s->skel);
+	userfilter_free(s);
 	output_free(s->out);
 	if (fp && fp != stdout)
 		fclose(fp);
@@ -536,26 +548,39 @@ int cmd_trace(int argc, char **argv)
 
 int cmd_list(int argc, char **argv)
 {
-	bool json = false, verbose = false;
+	bool json = false, verbose = false, containers = false;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "-v") || !strcmp(argv[i], "--verbose"))
 			verbose = true;
+		else if (i == 1 && !strcmp(argv[i], "containers"))
+			containers = true;
 		else if (!strcmp(argv[i], "-o") && i + 1 < argc && !strcmp(argv[i + 1], "json"))
 			json = true, i++;
 		else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-			printf("Usage: loupe list [-v] [-o json]\n\n"
+			printf("Usage: loupe list [-v] [-o json]\n"
+			       "       loupe list containers [-o json]\n\n"
 			       "List the gadgets.  -v also probes this kernel and shows the hook\n"
-			       "variant each gadget would use (needs root).\n\n"
+			       "variant each gadget would use (needs root).  'containers' lists the\n"
+			       "containers with a process running, as events name them (needs root\n"
+			       "to read the runtimes' files).\n\n"
 			       "Examples:\n"
 			       "  loupe list                 names and one-line descriptions\n"
 			       "  sudo loupe list -v         and the hook each uses on this kernel\n"
-			       "  loupe list -o json | jq -r '.[].name'\n");
+			       "  loupe list -o json | jq -r '.[].name'\n"
+			       "  sudo loupe list containers what --container NAME can name\n");
 			return EXIT_OK;
 		} else {
 			loupe_err("list: unknown argument '%s' (see 'loupe list --help')", argv[i]);
 			return EXIT_USAGE;
 		}
+	}
+	if (containers) {
+		int err = containers_list(stdout, json, json_write_string);
+
+		if (err)
+			loupe_err("cannot list the containers: %s", strerror(-err));
+		return err ? EXIT_FAILURE_RUNTIME : EXIT_OK;
 	}
 	if (json)
 		putchar('[');

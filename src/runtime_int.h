@@ -34,6 +34,12 @@ void trace_usage(FILE *fp, const struct gadget *g);
 int apply_knobs(struct session *s, const struct trace_args *ta);
 int set_filters(struct session *s);
 
+/* userfilter.c */
+int userfilter_start(struct session *s);
+int userfilter_notice(void *ctx, void *data, size_t size);
+void userfilter_sweep(struct session *s);
+void userfilter_free(struct session *s);
+
 /* accounting.c */
 void drain_ring(struct session *s, struct ring_buffer *rb);
 void print_stats(struct session *s, double secs, bool json);

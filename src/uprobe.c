@@ -66,9 +66,13 @@ void lib_list_free(struct lib_list *l)
  */
 #define LDCACHE_MAGIC "glibc-ld.so.cache1.1"
 
-static void scan_ld_cache(const char *prefix, struct lib_list *out)
+static void scan_ld_cache(const char *root, const char *prefix, struct lib_list *out)
 {
-	int fd = open("/etc/ld.so.cache", O_RDONLY | O_CLOEXEC);
+	char cache[PATH_MAX], path[PATH_MAX];
+	int fd;
+
+	snprintf(cache, sizeof(cache), "%s/etc/ld.so.cache", root);
+	fd = open(cache, O_RDONLY | O_CLOEXEC);
 	size_t plen = strlen(prefix);
 	struct stat st;
 	const char *map, *hdr;
@@ -101,8 +105,10 @@ static void scan_ld_cache(const char *prefix, struct lib_list *out)
 		if (key >= avail || value >= avail || !memchr(hdr + key, 0, avail - key) ||
 		    !memchr(hdr + value, 0, avail - value))
 			continue;
-		if (!strncmp(hdr + key, prefix, plen))
-			lib_list_add(out, hdr + value);
+		if (!strncmp(hdr + key, prefix, plen)) {
+			snprintf(path, sizeof(path), "%s%s", root, hdr + value);
+			lib_list_add(out, path);
+		}
 	}
 out:
 	munmap((void *)map, st.st_size);
@@ -121,23 +127,25 @@ static const char *const lib_dirs[] = {
 	"/usr/local/lib64",
 };
 
-int find_libraries(const char *prefix, struct lib_list *out)
+int find_libraries(const char *root, const char *prefix, struct lib_list *out)
 {
 	size_t plen = strlen(prefix);
 
-	scan_ld_cache(prefix, out);
+	scan_ld_cache(root, prefix, out);
 	for (size_t i = 0; i < sizeof(lib_dirs) / sizeof(lib_dirs[0]); i++) {
-		DIR *d = opendir(lib_dirs[i]);
+		char dir[PATH_MAX];
 		struct dirent *de;
+		DIR *d;
 
-		if (!d)
+		snprintf(dir, sizeof(dir), "%s%s", root, lib_dirs[i]);
+		if (!(d = opendir(dir)))
 			continue;
 		while ((de = readdir(d))) {
-			char path[PATH_MAX];
+			char path[PATH_MAX + 256];
 
 			if (strncmp(de->d_name, prefix, plen))
 				continue;
-			snprintf(path, sizeof(path), "%s/%s", lib_dirs[i], de->d_name);
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 			lib_list_add(out, path);
 		}
 		closedir(d);

@@ -28,9 +28,10 @@ struct lib_list {
 
 /*
  * Every file whose name starts with `prefix` (e.g. "libssl.so") found in
- * /etc/ld.so.cache and the standard library directories, one per inode.
+ * the ld.so.cache and the standard library directories of the file system
+ * at `root` ("" for ours, "/proc/PID/root" for a process's), one per inode.
  */
-int find_libraries(const char *prefix, struct lib_list *out);
+int find_libraries(const char *root, const char *prefix, struct lib_list *out);
 /* Add one path; returns 0, 1 if the same file is already listed, or -errno. */
 int lib_list_add(struct lib_list *l, const char *path);
 void lib_list_free(struct lib_list *l);

@@ -38,6 +38,18 @@ struct {
 	__type(value, __u8);
 } gadget_mntns_filter_map SEC(".maps");
 
+/*
+ * --container: mount namespaces (by key) judged by user space, 1 keep, 0
+ * drop; one not judged yet passes, and user space judges it (userfilter.c).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} gadget_container_filter_map SEC(".maps");
+
+const volatile bool filter_by_container = false;
 const volatile bool filter_by_pid = false;
 const volatile bool filter_by_tid = false;
 const volatile bool filter_by_uid = false;
@@ -73,6 +85,27 @@ static __always_inline __u64 loupe_now_ns(void)
 static __always_inline __u64 loupe_task_mntns(struct task_struct *task)
 {
 	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+}
+
+/* Before 6.12's ns_common.ns_id, a mount namespace's sequence number did the same. */
+struct mnt_namespace___seq {
+	__u64 seq;
+} __attribute__((preserve_access_index));
+
+/*
+ * An identity of the task's mount namespace that is never given to another
+ * one while the system runs, unlike its inode number (reused at once after a
+ * container exits): what caches and verdicts about containers are keyed by.
+ */
+static __always_inline __u64 loupe_task_mntns_key(struct task_struct *task)
+{
+	struct mnt_namespace *ns = BPF_CORE_READ(task, nsproxy, mnt_ns);
+
+	if (bpf_core_field_exists(ns->ns.ns_id))
+		return BPF_CORE_READ(ns, ns.ns_id);
+	if (bpf_core_field_exists(((struct mnt_namespace___seq *)ns)->seq))
+		return BPF_CORE_READ((struct mnt_namespace___seq *)ns, seq);
+	return 0;
 }
 
 static __always_inline bool loupe_comm_matches(void)
@@ -112,6 +145,13 @@ static __always_inline bool loupe_discard_current(void)
 		if (!bpf_map_lookup_elem(&gadget_mntns_filter_map, &mntns))
 			return true;
 	}
+	if (filter_by_container) {
+		__u64 key = loupe_task_mntns_key((struct task_struct *)bpf_get_current_task());
+		__u8 *keep = bpf_map_lookup_elem(&gadget_container_filter_map, &key);
+
+		if (keep && !*keep)
+			return true;
+	}
 	if (filter_by_comm && !loupe_comm_matches())
 		return true;
 	return false;
@@ -128,6 +168,7 @@ static __always_inline void loupe_fill_proc(struct loupe_proc *p)
 	p->uid = (__u32)uid_gid;
 	p->gid = uid_gid >> 32;
 	p->mntns_id = loupe_task_mntns((struct task_struct *)bpf_get_current_task());
+	p->mntns_key = loupe_task_mntns_key((struct task_struct *)bpf_get_current_task());
 	bpf_get_current_comm(p->comm, sizeof(p->comm));
 }
 
@@ -252,6 +293,12 @@ static __always_inline void loupe_submit(void *rec)
 	bpf_ringbuf_submit(rec, loupe_wakeup_flags());
 }
 
+/* A notice user space must act on at once (a new process to probe): no batching. */
+static __always_inline void loupe_submit_now(void *rec)
+{
+	bpf_ringbuf_submit(rec, BPF_RB_FORCE_WAKEUP);
+}
+
 /* Copy a whole one-record event into the ring buffer; counted like loupe_reserve(). */
 static __always_inline long loupe_output(void *data, __u64 size)
 {
@@ -270,6 +317,45 @@ static __always_inline int loupe_map_insert(void *map, const void *key, const vo
 	if (err)
 		loupe_count(LOUPE_CNT_MAP_FULL);
 	return err;
+}
+
+/* --- the runtime's notices: new mount namespaces ------------------------------------- */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} loupe_notices SEC(".maps");
+
+/* Mount namespaces already reported, by key (LRU: a key is never reused). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, __u8);
+} loupe_known_mntns SEC(".maps");
+
+/*
+ * An exec in a mount namespace not reported yet (a container starting, most
+ * often): tell user space now, while the process lives, so that it learns
+ * its container from /proc and judges --container before any of its events.
+ * Loaded by the runtime for every gadget; one map lookup per exec.
+ */
+SEC("tracepoint/sched/sched_process_exec")
+int loupe_notice_exec(void *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct loupe_notice n = { .mntns_id = loupe_task_mntns(task),
+				  .mntns_key = loupe_task_mntns_key(task) };
+	__u64 key = n.mntns_key ?: n.mntns_id;
+	__u8 one = 1;
+
+	if (bpf_map_lookup_elem(&loupe_known_mntns, &key))
+		return 0;
+	bpf_map_update_elem(&loupe_known_mntns, &key, &one, BPF_ANY);
+	n.pid = bpf_get_current_pid_tgid() >> 32;
+	if (bpf_ringbuf_output(&loupe_notices, &n, sizeof(n), BPF_RB_FORCE_WAKEUP))
+		loupe_count(LOUPE_CNT_NOTICE_LOST);
+	return 0;
 }
 
 #endif /* LOUPE_BPF_H */

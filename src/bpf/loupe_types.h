@@ -15,7 +15,8 @@
 /* Who did it: filled in the kernel at the moment of the event. */
 struct loupe_proc {
 	__u64 ts_ns;	/* CLOCK_BOOTTIME (or MONOTONIC on old kernels) */
-	__u64 mntns_id;
+	__u64 mntns_id;	/* the namespace's inode number, as ls -l /proc/PID/ns/mnt shows */
+	__u64 mntns_key; /* an identity never reused while the system runs (0: unknown) */
 	__u32 pid;	/* tgid */
 	__u32 tid;
 	__u32 uid;
@@ -38,6 +39,18 @@ struct loupe_tuple {
 	__u16 pad;
 	__u8 laddr[16];
 	__u8 raddr[16];
+};
+
+/*
+ * The runtime's own notices, on their own ring buffer (loupe.bpf.h): a
+ * process exec'd in a mount namespace not reported before, so that user space
+ * learns its container while the process lives.
+ */
+struct loupe_notice {
+	__u64 mntns_id;
+	__u64 mntns_key;
+	__u32 pid;
+	__u32 pad;
 };
 
 /*

@@ -514,6 +514,8 @@ static int caps_handle(struct session *s, const void *data, size_t size)
 
 	if (size < sizeof(*r))
 		return LOUPE_REC_BAD;
+	if (!session_keep(s, &r->proc))
+		return LOUPE_REC_FILTERED;
 	values_set_proc(v, &r->proc);
 	name = caps_name(r->cap);
 	if (!name) {

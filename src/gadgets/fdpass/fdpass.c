@@ -329,6 +329,8 @@ static int fdpass_handle(struct session *s, const void *data, size_t size)
 
 	if (size < sizeof(*e) || size < sizeof(*e) + e->file_len)
 		return LOUPE_REC_BAD;
+	if (!session_keep(s, &e->proc))
+		return LOUPE_REC_FILTERED;
 	len = fdpass_format_file(file, sizeof(file), e);
 	if (e->type == FDPASS_RECEIVE) {
 		held_match(s, e);

@@ -13,10 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "grow.h"
 #include "internal.h"
 
 /* Every operation probes.h names (the notices after them are not functions). */
@@ -305,6 +307,63 @@ static void scan_pid(struct session *s, int pid)
 	proc_maps_foreach(pid, scan_map, &c);
 }
 
+/* The TLS libraries every enabled backend names, in the file system at root. */
+static void probe_root_libraries(struct session *s, const char *root, const char *why)
+{
+	struct ssl_state *st = s->state;
+	const struct ssl_backend *b;
+	size_t rlen = strlen(root);
+
+	for_each_backend (b, i) {
+		if (!backend_enabled(st, b))
+			continue;
+		for (const char *const *name = b->sonames; *name; name++) {
+			struct lib_list libs = {};
+
+			find_libraries(root, *name, &libs);
+			for (int k = 0; k < libs.n; k++) {
+				char shown[PATH_MAX + 64];
+
+				/* "/lib/.../libssl.so.3 in /proc/123/root": not the host's copy. */
+				snprintf(shown, sizeof(shown), "%s%s%s", libs.v[k].path + rlen,
+					 rlen ? " in " : "", root);
+				probe_file(s, libs.v[k].path, shown, why);
+			}
+			lib_list_free(&libs);
+		}
+	}
+}
+
+/*
+ * A process in a root we have not seen (a container's, started after us):
+ * probe the TLS libraries of that file system now, before its dynamic loader
+ * maps them, so that a short-lived client's first call is not missed.
+ */
+static void probe_new_root(struct session *s, int pid, uint64_t exec_ns)
+{
+	struct discovery *d = &((struct ssl_state *)s->state)->disc;
+	struct stat ours, theirs;
+	char root[64], why[64];
+
+	snprintf(root, sizeof(root), "/proc/%d/root", pid);
+	if (stat("/", &ours) || stat(root, &theirs) ||
+	    (ours.st_dev == theirs.st_dev && ours.st_ino == theirs.st_ino))
+		return;
+	for (size_t i = 0; i < d->nr_roots; i++)
+		if (d->roots[i].dev == theirs.st_dev && d->roots[i].ino == theirs.st_ino)
+			return;
+	if (grow(&d->roots, &d->cap_roots, d->nr_roots + 1, sizeof(*d->roots), 16))
+		return;
+	d->roots[d->nr_roots++] = (struct root_id){ theirs.st_dev, theirs.st_ino };
+	snprintf(why, sizeof(why), "in the file system of pid %d (a new root)", pid);
+	probe_root_libraries(s, root, why);
+	/* How much of a new process's start the probing took (tests/runtime/test_containers.py). */
+	loupe_info(s, "new root of pid %d probed %.3f ms after its exec (exec %lld, probed %lld)",
+		   pid, (loupe_clock_ns(CLOCK_BOOTTIME) - (int64_t)exec_ns) / 1e6,
+		   (long long)boot_to_wall_ns(exec_ns),
+		   (long long)boot_to_wall_ns(loupe_clock_ns(CLOCK_BOOTTIME)));
+}
+
 static void scan_all(struct session *s)
 {
 	DIR *d = opendir("/proc");
@@ -329,7 +388,7 @@ static void scan_all(struct session *s)
 static const double watch_delays[] = { 0, 0.15, 1.0, 3.0 };
 #define NR_WATCH_ROUNDS (sizeof(watch_delays) / sizeof(watch_delays[0]))
 
-void discover_watch(struct session *s, int pid)
+void discover_watch(struct session *s, int pid, uint64_t exec_ns)
 {
 	struct discovery *d = &((struct ssl_state *)s->state)->disc;
 	struct watch *w;
@@ -339,10 +398,13 @@ void discover_watch(struct session *s, int pid)
 		memmove(d->watch, d->watch + 1, (MAX_WATCH - 1) * sizeof(*w));
 		d->nr_watch--;
 	}
+	/* Now, not at the next tick: a new process may do TLS within milliseconds. */
+	probe_new_root(s, pid, exec_ns);
+	scan_pid(s, pid);
 	w = &d->watch[d->nr_watch++];
 	w->pid = pid;
-	w->round = 0;
-	w->due = loupe_now_s();
+	w->round = 1;
+	w->due = loupe_now_s() + watch_delays[1];
 }
 
 void discover_tick(struct session *s)
@@ -370,33 +432,13 @@ void discover_tick(struct session *s)
 
 /* --- start -------------------------------------------------------------------------- */
 
-/* The system's libraries first: processes started later load them too. */
-static void probe_system_libraries(struct session *s)
-{
-	struct ssl_state *st = s->state;
-	const struct ssl_backend *b;
-
-	for_each_backend (b, i) {
-		if (!backend_enabled(st, b))
-			continue;
-		for (const char *const *name = b->sonames; *name; name++) {
-			struct lib_list libs = {};
-
-			find_libraries(*name, &libs);
-			for (int k = 0; k < libs.n; k++)
-				probe_file(s, libs.v[k].path, libs.v[k].path,
-					   "in ld.so.cache or a standard library directory");
-			lib_list_free(&libs);
-		}
-	}
-}
-
 int discover_attach(struct session *s)
 {
 	struct ssl_state *st = s->state;
 	struct discovery *d = &st->disc;
 
-	probe_system_libraries(s);
+	/* The system's libraries first: processes started later load them too. */
+	probe_root_libraries(s, "", "in ld.so.cache or a standard library directory");
 	for (int i = 0; i < d->extra_libs.n; i++)
 		probe_file(s, d->extra_libs.v[i].path, d->extra_libs.v[i].path, "by --lib");
 	for (int i = 0; i < d->bins.n; i++)
@@ -419,6 +461,7 @@ int discover_attach(struct session *s)
 
 void discover_free(struct discovery *d)
 {
+	free(d->roots);
 	lib_list_free(&d->extra_libs);
 	lib_list_free(&d->bins);
 	lib_list_free(&d->seen);

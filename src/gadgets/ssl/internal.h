@@ -116,14 +116,20 @@ struct discovery {
 	bool cookies;		    /* bpf_get_attach_cookie is there */
 	struct watch watch[MAX_WATCH];
 	int nr_watch;
+	/* Root directories (containers) whose libraries were probed, by device and inode. */
+	struct root_id {
+		dev_t dev;
+		ino_t ino;
+	} *roots;
+	size_t nr_roots, cap_roots;
 };
 
 /* --lib/--bin: a file worth probing? 0, or -EINVAL after saying why. */
 int discover_check_file(struct session *s, const char *flag, const char *path, bool bin);
 /* The system's libraries, --lib, --bin and running processes; -ENOENT: nothing at all. */
 int discover_attach(struct session *s);
-/* A process exec'd: look at it now and a few times while it loads. */
-void discover_watch(struct session *s, int pid);
+/* A process exec'd (at exec_ns, boot clock): look at it now and a few times while it loads. */
+void discover_watch(struct session *s, int pid, uint64_t exec_ns);
 void discover_tick(struct session *s);
 void discover_free(struct discovery *d);
 

@@ -447,7 +447,11 @@ static __always_inline int emit_meta(__u32 op, __u64 conn, __s64 val, bool with_
 		fill_sock(&r->sock, conn);
 	else
 		r->sock.fd = -1;
-	loupe_submit(r);
+	/* A new process may do TLS within milliseconds: user space probes it now. */
+	if (op == SSL_OP_EXEC)
+		loupe_submit_now(r);
+	else
+		loupe_submit(r);
 	return 0;
 }
 

@@ -363,10 +363,14 @@ static int ssl_handle(struct session *s, const void *data, size_t size)
 	if (size < sizeof(*r) || size < sizeof(*r) + r->chunk_len)
 		return LOUPE_REC_BAD;
 	if (r->op == SSL_OP_EXEC) {
-		discover_watch(s, r->proc.pid);
+		/* A process --container turns away need not be probed. */
+		if (session_keep(s, &r->proc))
+			discover_watch(s, r->proc.pid, r->proc.ts_ns);
 		return LOUPE_REC_NOTICE;
 	}
 	p = pending_find(st, r->proc.tid);
+	if (r->offset == 0 && !session_keep(s, &r->proc))
+		return LOUPE_REC_FILTERED; /* its later records find no pending call: parts */
 	if (r->offset == 0) {
 		if (p)
 			pending_flush(s, p);

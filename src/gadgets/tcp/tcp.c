@@ -171,6 +171,8 @@ static int tcp_handle(struct session *s, const void *data, size_t size)
 
 	if (size < sizeof(*e))
 		return LOUPE_REC_BAD;
+	if (!session_keep(s, &e->proc))
+		return LOUPE_REC_FILTERED;
 	values_set_proc(v, &e->proc);
 	v[F_TYPE] = val_str(e->type < TCP_EV_MAX ? type_names[e->type] : "unknown");
 	v[F_NETNS] = val_u64(e->netns);
