@@ -97,6 +97,17 @@ class Podman:
         cid = open(cidfile).read().strip() if os.path.exists(cidfile) else ""
         return r, cid
 
+    def run_image(self, name, image, argv, timeout=120):
+        """podman run --rm of an image on the host's network; returns (result, full id)."""
+        cidfile = os.path.join(self.dir, name + ".cid")
+        if os.path.exists(cidfile):
+            os.unlink(cidfile)
+        self.names.append(name)
+        r = self.podman("run", "--rm", "--network", "host", "--name", name, "--cidfile",
+                        cidfile, image, *argv, timeout=timeout)
+        cid = open(cidfile).read().strip() if os.path.exists(cidfile) else ""
+        return r, cid
+
     def stop(self, name):
         self.podman("rm", "-f", "-t", "0", name)
 

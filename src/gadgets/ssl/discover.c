@@ -335,6 +335,59 @@ static void probe_root_libraries(struct session *s, const char *root, const char
 }
 
 /*
+ * The container runtimes' image layers.  A container started from an image
+ * maps the layer's own files (overlayfs hands the lower file to mmap), so a
+ * libssl probed in the layer is probed in every container of that image
+ * before it starts: its first request cannot be missed.  Looked at at start
+ * and every few seconds for layers pulled since.
+ */
+static const struct {
+	const char *dir;
+	const char *sub; /* the layer's files, under dir/LAYER/ */
+} layer_stores[] = {
+	{ "/var/lib/containers/storage/overlay", "diff" }, /* podman, CRI-O */
+	{ "/var/lib/docker/overlay2", "diff" },
+	{ "/var/lib/containerd/io.containerd.snapshotter.v1.overlayfs/snapshots", "fs" },
+};
+
+static bool layer_seen(struct discovery *d, const char *path)
+{
+	for (size_t i = 0; i < d->nr_layers; i++)
+		if (!strcmp(d->layers[i], path))
+			return true;
+	if (grow(&d->layers, &d->cap_layers, d->nr_layers + 1, sizeof(*d->layers), 16))
+		return true; /* out of memory: looked at again next time */
+	d->layers[d->nr_layers] = strdup(path);
+	if (d->layers[d->nr_layers])
+		d->nr_layers++;
+	return false;
+}
+
+static void probe_image_layers(struct session *s)
+{
+	struct discovery *d = &((struct ssl_state *)s->state)->disc;
+
+	d->layers_scanned = loupe_now_s();
+	for (size_t i = 0; i < sizeof(layer_stores) / sizeof(layer_stores[0]); i++) {
+		DIR *dir = opendir(layer_stores[i].dir);
+		struct dirent *de;
+
+		while (dir && (de = readdir(dir))) {
+			char path[PATH_MAX];
+
+			if (de->d_name[0] == '.' || !strcmp(de->d_name, "l"))
+				continue; /* "l": docker's and podman's short-name links */
+			snprintf(path, sizeof(path), "%s/%s/%s", layer_stores[i].dir, de->d_name,
+				 layer_stores[i].sub);
+			if (!layer_seen(d, path))
+				probe_root_libraries(s, path, "in an image layer");
+		}
+		if (dir)
+			closedir(dir);
+	}
+}
+
+/*
  * A process in a root we have not seen (a container's, started after us):
  * probe the TLS libraries of that file system now, before its dynamic loader
  * maps them, so that a short-lived client's first call is not missed.
@@ -409,10 +462,13 @@ void discover_watch(struct session *s, int pid, uint64_t exec_ns)
 
 void discover_tick(struct session *s)
 {
-	struct discovery *d = &((struct ssl_state *)s->state)->disc;
+	struct ssl_state *st = s->state;
+	struct discovery *d = &st->disc;
 	double now;
 	int j = 0;
 
+	if (!st->no_follow && !s->filter.by_pid && loupe_now_s() - d->layers_scanned >= 5.0)
+		probe_image_layers(s);
 	if (!d->nr_watch)
 		return;
 	now = loupe_now_s();
@@ -444,10 +500,14 @@ int discover_attach(struct session *s)
 	for (int i = 0; i < d->bins.n; i++)
 		probe_file(s, d->bins.v[i].path, d->bins.v[i].path, "by --bin");
 	/* Running processes: private copies, containers, TLS linked into executables. */
-	if (s->filter.by_pid)
+	if (s->filter.by_pid) {
 		scan_pid(s, s->filter.pid);
-	else
+	} else {
 		scan_all(s);
+		/* Containers to come, from the images on this host. */
+		if (!st->no_follow)
+			probe_image_layers(s);
+	}
 	if (d->probed)
 		return 0;
 	if (st->no_follow) {
@@ -461,6 +521,9 @@ int discover_attach(struct session *s)
 
 void discover_free(struct discovery *d)
 {
+	for (size_t i = 0; i < d->nr_layers; i++)
+		free(d->layers[i]);
+	free(d->layers);
 	free(d->roots);
 	lib_list_free(&d->extra_libs);
 	lib_list_free(&d->bins);

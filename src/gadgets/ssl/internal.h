@@ -122,6 +122,10 @@ struct discovery {
 		ino_t ino;
 	} *roots;
 	size_t nr_roots, cap_roots;
+	/* Image layers already looked at (their directory names), and when last. */
+	char **layers;
+	size_t nr_layers, cap_layers;
+	double layers_scanned;
 };
 
 /* --lib/--bin: a file worth probing? 0, or -EINVAL after saying why. */
