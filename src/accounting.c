@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "metrics.h"
 #include "runtime_int.h"
 
 uint64_t session_counter(struct session *s, unsigned int idx)
@@ -34,6 +35,8 @@ uint64_t session_counter(struct session *s, unsigned int idx)
 
 void session_emit(struct session *s, const struct value *vals)
 {
+	if (s->no_events)
+		return;
 	output_row(s->out, vals);
 	s->rows++;
 }
@@ -81,8 +84,8 @@ static const char *const base_counter_names[LOUPE_CNT_GADGET] = {
  * cannot explain; it must be 0, and is reported when it is not.
  */
 struct tally {
-	uint64_t seen, events, filtered, lost, lost_ring_full, lost_at_exit, lost_undecodable, lost_dropped,
-		truncated, probe_misses;
+	uint64_t seen, events, filtered, lost, lost_ring_full, lost_at_exit, lost_undecodable,
+		lost_dropped, truncated, probe_misses;
 	int64_t unaccounted;
 };
 
@@ -218,11 +221,12 @@ void print_stats(struct session *s, double secs, bool json)
 	else
 		print_stats_text(s, &t, secs, rate);
 	if (t.unaccounted)
-		loupe_warn("the kernel produced %llu events; %llu were shown, %llu filtered and %llu "
-			   "counted lost: %lld unaccounted for (a loupe bug, please report it)",
-			   (unsigned long long)t.seen, (unsigned long long)t.events,
-			   (unsigned long long)t.filtered, (unsigned long long)t.lost,
-			   (long long)t.unaccounted);
+		loupe_warn(
+			"the kernel produced %llu events; %llu were shown, %llu filtered and %llu "
+			"counted lost: %lld unaccounted for (a loupe bug, please report it)",
+			(unsigned long long)t.seen, (unsigned long long)t.events,
+			(unsigned long long)t.filtered, (unsigned long long)t.lost,
+			(long long)t.unaccounted);
 	if (t.probe_misses)
 		loupe_warn("the kernel skipped %llu runs of loupe's programs (another BPF program "
 			   "was running on that CPU): what they would have seen is not counted",
@@ -231,37 +235,107 @@ void print_stats(struct session *s, double secs, bool json)
 
 /*
  * After detaching: read until every record the programs reserved has been
- * read, however large the buffer.  A program still finishing on another CPU
- * holds a record it has not submitted yet, and the reader stops there: wait
- * for it.  Records that never come (a kernel bug) are counted after two
+ * read, however large the buffers.  A program still finishing on another
+ * CPU holds a record it has not submitted yet, and the reader stops there:
+ * wait for it.  Records that never come (a kernel bug) are counted after two
  * seconds without progress, never waited for forever nor dropped silently.
  */
-void drain_ring(struct session *s, struct ring_buffer *rb)
+static bool all_read(struct session **ss, int n, uint64_t *reserved)
+{
+	bool done = true;
+
+	for (int k = 0; k < n; k++) {
+		reserved[k] = session_counter(ss[k], LOUPE_CNT_RECORDS);
+		done &= ss[k]->records >= reserved[k];
+	}
+	return done;
+}
+
+static uint64_t records_read(struct session **ss, int n)
+{
+	uint64_t sum = 0;
+
+	for (int k = 0; k < n; k++)
+		sum += ss[k]->records;
+	return sum;
+}
+
+void drain_rings(struct session **ss, int n, struct ring_buffer *rb)
 {
 	double last_progress = loupe_now_s();
-	uint64_t reserved = 0, before;
+	uint64_t reserved[MAX_GADGETS] = {}, before;
 	int settled = 0;
 
 	for (;;) {
-		before = s->records;
+		before = records_read(ss, n);
 		ring_buffer__consume(rb);
-		reserved = session_counter(s, LOUPE_CNT_RECORDS);
 		/* Twice, 10 ms apart: a program that had not reserved yet is done too. */
-		settled = s->records >= reserved ? settled + 1 : 0;
+		settled = all_read(ss, n, reserved) ? settled + 1 : 0;
 		if (settled == 2)
 			break;
-		if (s->records != before)
+		if (records_read(ss, n) != before)
 			last_progress = loupe_now_s();
 		else if (loupe_now_s() - last_progress > 2.0)
 			break;
 		usleep(settled ? 10000 : 1000);
 	}
-	if (reserved > s->records)
-		s->left_at_exit = reserved - s->records;
+	for (int k = 0; k < n; k++)
+		if (reserved[k] > ss[k]->records)
+			ss[k]->left_at_exit = reserved[k] - ss[k]->records;
 }
 
 /* Events lost or truncated so far by a full ring buffer: the warning while running. */
 uint64_t session_losses(struct session *s)
 {
 	return session_counter(s, LOUPE_CNT_RINGBUF_LOST) + session_counter(s, LOUPE_CNT_PART_LOST);
+}
+
+/* --- the books as Prometheus metrics ---------------------------------------------------- */
+
+static void metric_counter_cb(const char *name, uint64_t v, void *ctx)
+{
+	const struct run_metrics *rm = ((void **)ctx)[0];
+	const char *gadget = ((void **)ctx)[1];
+
+	metric_set(rm->counters, (const char *const[]){ gadget, name }, v);
+}
+
+int run_metrics_init(struct run_metrics *rm, struct metrics *m)
+{
+	rm->events = metrics_counter(m, "loupe_events_total", "events shown", "gadget");
+	rm->seen = metrics_counter(m, "loupe_seen_total", "events the kernel produced", "gadget");
+	rm->lost =
+		metrics_counter(m, "loupe_lost_total", "events lost, by reason", "gadget,reason");
+	rm->truncated = metrics_counter(m, "loupe_truncated_total",
+					"events shown with records missing", "gadget");
+	rm->filtered = metrics_counter(m, "loupe_filtered_total",
+				       "events --container turned away in user space", "gadget");
+	rm->bytes = metrics_counter(m, "loupe_bytes_total", "payload bytes captured", "gadget");
+	rm->counters = metrics_counter(m, "loupe_gadget_counter_total",
+				       "the runtime's and each gadget's own counters (statistics)",
+				       "gadget,counter");
+	return rm->events && rm->counters ? 0 : -ENOMEM;
+}
+
+/* The books of every session into their families (once a second, and at exit). */
+void run_metrics_update(const struct run_metrics *rm, struct session **ss, int n)
+{
+	for (int k = 0; k < n; k++) {
+		const char *g = ss[k]->gadget->name;
+		const char *const gl[] = { g };
+		void *ctx[2] = { (void *)rm, (void *)g };
+		struct tally t;
+
+		tally(ss[k], &t);
+		metric_set(rm->events, gl, t.events);
+		metric_set(rm->seen, gl, t.seen);
+		metric_set(rm->truncated, gl, t.truncated);
+		metric_set(rm->filtered, gl, t.filtered);
+		metric_set(rm->bytes, gl, ss[k]->bytes);
+		metric_set(rm->lost, (const char *const[]){ g, "ring_full" }, t.lost_ring_full);
+		metric_set(rm->lost, (const char *const[]){ g, "at_exit" }, t.lost_at_exit);
+		metric_set(rm->lost, (const char *const[]){ g, "undecodable" }, t.lost_undecodable);
+		metric_set(rm->lost, (const char *const[]){ g, "dropped" }, t.lost_dropped);
+		for_each_counter(ss[k], metric_counter_cb, ctx);
+	}
 }

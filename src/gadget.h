@@ -172,6 +172,9 @@ enum {
 	LOUPE_REC_FILTERED, /* an event a user-space filter (--container) turned away */
 };
 
+/* Gadgets one `loupe trace` runs at most. */
+#define MAX_GADGETS 8
+
 /* Gadgets register themselves into a linker section; no central list. */
 #define LOUPE_GADGET(var)                                                                  \
 	__attribute__((used, section("loupe_gadgets"), aligned(sizeof(void *))))           \
@@ -222,6 +225,10 @@ struct session {
 	uint64_t filtered;		/* events --container turned away in user space */
 	struct userfilter *userfilter;	/* --container decisions, by mount namespace */
 	double last_sweep;		/* when dead containers were last forgotten */
+	double last_check;		/* when losses were last looked at */
+	struct metrics *metrics;	/* --metrics: families to count into, or NULL */
+	bool no_events;			/* --no-events: count, do not print */
+	uint64_t lost_warned;		/* losses already warned about */
 	uint64_t rows;			/* rows printed */
 	uint64_t bytes;
 	/* Links to destroy on exit: libbpf's, and raw link fds (uprobe_multi). */
@@ -230,6 +237,12 @@ struct session {
 	int *link_fds;
 	size_t nr_link_fds, cap_link_fds;
 	bool uprobe_multi;		/* uprobes are attached as uprobe_multi links */
+	/* Knobs set by gadget options, applied once the skeleton is open. */
+	struct knob_value {
+		const char *name;
+		uint64_t value;
+	} knobs[32];
+	int nr_knobs;
 };
 
 /* Runtime services for gadgets. */

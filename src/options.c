@@ -116,6 +116,8 @@ enum {
 	OPT_TIMEOUT,
 	OPT_BUFFER_SIZE,
 	OPT_AUDIT_LOG,
+	OPT_METRICS,
+	OPT_NO_EVENTS,
 	OPT_GADGET_BASE = 2000,
 };
 
@@ -161,6 +163,9 @@ static const struct common_option common_options[] = {
 	       OPT_BUFFER_SIZE),
 	COMMON("audit-log", "FILE", "audit records of this capture to FILE instead of syslog",
 	       OPT_AUDIT_LOG),
+	COMMON("metrics", "ADDR:PORT",
+	       "serve Prometheus metrics on http://ADDR:PORT/metrics (e.g. :9464)", OPT_METRICS),
+	COMMON("no-events", NULL, "print no events (with --metrics: metrics only)", OPT_NO_EVENTS),
 	COMMON_SHORT("verbose", 'v', NULL, "say what is attached where; twice for libbpf debug",
 		     OPT_VERBOSE),
 	COMMON_SHORT("help", 'h', NULL, "this help", OPT_HELP),
@@ -180,28 +185,33 @@ static void print_option(FILE *fp, const struct gadget_option *o)
 	fprintf(fp, "  %-28s %s\n", left, o->help);
 }
 
-void trace_usage(FILE *fp, const struct gadget *g)
+void trace_usage(FILE *fp, const struct gadget *g, bool common)
 {
 	const struct field *f;
 
-	fprintf(fp, "Usage: loupe trace %s [OPTIONS]\n\n%s.\n\n", g->name, g->summary);
+	fprintf(fp, "Usage: loupe trace %s [GADGET...] [OPTIONS]\n\n%s.\n\n", g->name, g->summary);
 	if (g->options && g->options[0].name) {
 		fprintf(fp, "Options of %s:\n", g->name);
 		for (const struct gadget_option *o = g->options; o->name; o++)
 			print_option(fp, o);
 		fputc('\n', fp);
 	}
-	fprintf(fp, "Common options (filters run in the kernel):\n");
-	for (const struct common_option *c = common_options; c->o.name; c++)
-		print_option(fp, &c->o);
-	fprintf(fp, "\nFields (* = not shown in columns unless asked for with --fields):\n");
+	fprintf(fp, "Fields of %s (* = not shown in columns unless asked for with --fields):\n",
+		g->name);
 	for (f = g->fields; f->name; f++)
 		fprintf(fp, "  %c%-14s %s\n", f->flags & FIELD_HIDDEN ? '*' : ' ', f->name,
 			f->desc);
-	fprintf(fp, "\nExit status: 0 stopped normally, 1 could not trace (privileges, kernel),\n"
-		    "2 bad command line.\n");
 	if (g->examples)
 		fprintf(fp, "\nExamples:\n%s", g->examples);
+	if (!common)
+		return;
+	fprintf(fp, "\nCommon options (filters run in the kernel):\n");
+	for (const struct common_option *c = common_options; c->o.name; c++)
+		print_option(fp, &c->o);
+	fprintf(fp, "\nSeveral gadgets in one process: 'loupe trace ssl tcp capabilities ...';\n"
+		    "an option goes to every gadget that has it, --GADGET.OPTION to one.\n"
+		    "\nExit status: 0 stopped normally, 1 could not trace (privileges, kernel),\n"
+		    "2 bad command line.\n");
 }
 
 /* --- filters --------------------------------------------------------------- */
@@ -367,8 +377,8 @@ int set_filters(struct session *s)
 		}
 	}
 	/* With --container, --mntns namespaces are judged like containers (userfilter.c). */
-	return obj_set_rodata(s->obj, "filter_by_mntns", &by_mntns, 1) ?:
-	       obj_set_rodata(s->obj, "filter_by_container", &by_container, 1);
+	return obj_set_rodata(s->obj, "filter_by_mntns", &by_mntns, 1)
+		       ?: obj_set_rodata(s->obj, "filter_by_container", &by_container, 1);
 }
 
 /* --- the object's knobs ----------------------------------------------------- */
@@ -442,14 +452,14 @@ static int obj_set_knob(struct bpf_object *obj, const char *name, uint64_t val)
 	return 0;
 }
 
-int apply_knobs(struct session *s, const struct trace_args *ta)
+int apply_knobs(struct session *s)
 {
-	for (int i = 0; i < ta->nr_knobs; i++) {
-		int err = obj_set_knob(s->obj, ta->knobs[i].name, ta->knobs[i].value);
+	for (int i = 0; i < s->nr_knobs; i++) {
+		int err = obj_set_knob(s->obj, s->knobs[i].name, s->knobs[i].value);
 
 		if (err) {
 			loupe_err("gadget %s has no knob '%s' (%s): a build bug", s->gadget->name,
-				  ta->knobs[i].name, strerror(-err));
+				  s->knobs[i].name, strerror(-err));
 			return err;
 		}
 	}
@@ -478,22 +488,21 @@ static void store_field(void *state, const struct gadget_option *o, uint64_t v)
 	}
 }
 
-static int remember_knob(struct trace_args *ta, const char *name, uint64_t v)
+static int remember_knob(struct session *s, const char *name, uint64_t v)
 {
-	for (int i = 0; i < ta->nr_knobs; i++) {
-		if (!strcmp(ta->knobs[i].name, name)) {
-			ta->knobs[i].value = v; /* the last one given wins */
+	for (int i = 0; i < s->nr_knobs; i++) {
+		if (!strcmp(s->knobs[i].name, name)) {
+			s->knobs[i].value = v; /* the last one given wins */
 			return 0;
 		}
 	}
-	if (ta->nr_knobs >= (int)(sizeof(ta->knobs) / sizeof(ta->knobs[0])))
+	if (s->nr_knobs >= (int)(sizeof(s->knobs) / sizeof(s->knobs[0])))
 		return -E2BIG;
-	ta->knobs[ta->nr_knobs++] = (struct knob_value){ name, v };
+	s->knobs[s->nr_knobs++] = (struct knob_value){ name, v };
 	return 0;
 }
 
-static int gadget_option(struct session *s, struct trace_args *ta, const struct gadget_option *o,
-			 const char *arg)
+static int gadget_option(struct session *s, const struct gadget_option *o, const char *arg)
 {
 	char flag[72];
 	uint64_t v;
@@ -519,37 +528,107 @@ static int gadget_option(struct session *s, struct trace_args *ta, const struct 
 	}
 	if (o->offset != OPT_NO_FIELD && o->size)
 		store_field(s->state, o, v);
-	return o->knob ? remember_knob(ta, o->knob, o->knob_off ? !v : v) : 0;
+	return o->knob ? remember_knob(s, o->knob, o->knob_off ? !v : v) : 0;
 }
 
 /* --- parsing --------------------------------------------------------------------- */
 
-struct getopt_tables {
-	struct option longopts[64];
-	char shortopts[64];
+#define MAX_ENTRIES 256
+
+/*
+ * A gadget option as the command line knows it: its name (or "GADGET.name"
+ * to reach one gadget of several), and the sessions whose gadget declares it.
+ */
+struct gopt_entry {
+	char name[80];
+	int short_name;
+	bool has_arg;
+	bool filter;
+	struct target {
+		struct session *s;
+		const struct gadget_option *o;
+	} targets[MAX_GADGETS];
+	int nt;
 };
 
-static void add_getopt(struct getopt_tables *t, size_t *nl, size_t *ns,
-		       const struct gadget_option *o, int val)
+struct getopt_tables {
+	struct option longopts[MAX_ENTRIES];
+	char shortopts[MAX_ENTRIES];
+	struct gopt_entry entries[MAX_ENTRIES];
+	int nr_entries;
+};
+
+static struct gopt_entry *entry_for(struct getopt_tables *t, const char *name)
 {
-	t->longopts[(*nl)++] =
-		(struct option){ o->name, o->arg ? required_argument : no_argument, NULL, val };
-	if (o->short_name) {
-		t->shortopts[(*ns)++] = o->short_name;
-		if (o->arg)
-			t->shortopts[(*ns)++] = ':';
+	for (int i = 0; i < t->nr_entries; i++)
+		if (!strcmp(t->entries[i].name, name))
+			return &t->entries[i];
+	if (t->nr_entries == MAX_ENTRIES)
+		return NULL;
+	t->entries[t->nr_entries] = (struct gopt_entry){};
+	snprintf(t->entries[t->nr_entries].name, sizeof(t->entries[0].name), "%s", name);
+	return &t->entries[t->nr_entries++];
+}
+
+static void add_target(struct gopt_entry *e, struct session *s, const struct gadget_option *o)
+{
+	if (!e || e->nt == MAX_GADGETS)
+		return;
+	e->targets[e->nt++] = (struct target){ s, o };
+	e->has_arg |= o->arg != NULL;
+	e->filter |= o->filter;
+	if (o->short_name)
+		e->short_name = o->short_name;
+}
+
+/* Every gadget option by name; with several gadgets, "GADGET.name" reaches one of them. */
+static void collect_gadget_options(struct session **ss, int n, struct getopt_tables *t)
+{
+	for (int k = 0; k < n; k++) {
+		const struct gadget_option *o = ss[k]->gadget->options;
+
+		for (; o && o->name; o++) {
+			char scoped[80];
+
+			add_target(entry_for(t, o->name), ss[k], o);
+			if (n > 1) {
+				snprintf(scoped, sizeof(scoped), "%s.%s", ss[k]->gadget->name,
+					 o->name);
+				add_target(entry_for(t, scoped), ss[k], o);
+			}
+		}
 	}
 }
 
-static void build_getopt(const struct gadget *g, struct getopt_tables *t)
+static void build_getopt(struct session **ss, int n, struct getopt_tables *t)
 {
 	size_t nl = 0, ns = 0;
 
+	t->nr_entries = 0;
 	t->shortopts[ns++] = '+';
-	for (const struct common_option *co = common_options; co->o.name; co++)
-		add_getopt(t, &nl, &ns, &co->o, co->val);
-	for (int i = 0; g->options && g->options[i].name; i++)
-		add_getopt(t, &nl, &ns, &g->options[i], OPT_GADGET_BASE + i);
+	for (const struct common_option *co = common_options; co->o.name; co++) {
+		t->longopts[nl++] =
+			(struct option){ co->o.name, co->o.arg ? required_argument : no_argument,
+					 NULL, co->val };
+		if (co->o.short_name) {
+			t->shortopts[ns++] = co->o.short_name;
+			if (co->o.arg)
+				t->shortopts[ns++] = ':';
+		}
+	}
+	collect_gadget_options(ss, n, t);
+	for (int i = 0; i < t->nr_entries && nl < MAX_ENTRIES - 1; i++) {
+		struct gopt_entry *e = &t->entries[i];
+
+		t->longopts[nl++] =
+			(struct option){ e->name, e->has_arg ? required_argument : no_argument,
+					 NULL, OPT_GADGET_BASE + i };
+		if (e->short_name && !strchr(t->shortopts, e->short_name) && ns < MAX_ENTRIES - 3) {
+			t->shortopts[ns++] = e->short_name;
+			if (e->has_arg)
+				t->shortopts[ns++] = ':';
+		}
+	}
 	t->longopts[nl] = (struct option){};
 	t->shortopts[ns] = '\0';
 }
@@ -584,8 +663,8 @@ static int common_option(struct session *s, struct trace_args *ta, int c, const 
 
 	switch (c) {
 	case OPT_HELP:
-		trace_usage(stdout, s->gadget);
-		exit(EXIT_OK);
+		ta->help = true;
+		return 0;
 	case OPT_VERBOSE:
 		s->verbose++;
 		return 0;
@@ -605,6 +684,12 @@ static int common_option(struct session *s, struct trace_args *ta, int c, const 
 	case OPT_OUTPUT_FILE:
 		ta->output_file = arg;
 		audit_add_output("events", arg);
+		return 0;
+	case OPT_METRICS:
+		ta->metrics = arg;
+		return 0;
+	case OPT_NO_EVENTS:
+		ta->no_events = true;
 		return 0;
 	case OPT_AUDIT_LOG:
 		ta->audit_log = arg;
@@ -636,60 +721,94 @@ static int common_option(struct session *s, struct trace_args *ta, int c, const 
 	}
 }
 
-static int unknown_option(const struct gadget *g, const char *shortopts, char **argv)
+static const char *gadget_names(struct session **ss, int n, char *buf, size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (int k = 0; k < n && o < len; k++)
+		o += snprintf(buf + o, len - o, "%s%s", k ? " " : "", ss[k]->gadget->name);
+	return buf;
+}
+
+static int unknown_option(struct session **ss, int n, const char *shortopts, char **argv)
 {
 	const char *bad = argv[optind - 1];
+	char names[128];
 
+	gadget_names(ss, n, names, sizeof(names));
 	if (!optopt)
-		loupe_err("unknown option '%s' (see 'loupe trace %s --help')", bad, g->name);
+		loupe_err("unknown option '%s' (see 'loupe trace %s --help')", bad, names);
 	else if (optopt < 256 && !strchr(shortopts + 1, optopt))
-		loupe_err("unknown option '-%c' (see 'loupe trace %s --help')", optopt, g->name);
+		loupe_err("unknown option '-%c' (see 'loupe trace %s --help')", optopt, names);
 	else
-		loupe_err("option '%s' needs a value (see 'loupe trace %s --help')", bad, g->name);
+		loupe_err("option '%s' needs a value (see 'loupe trace %s --help')", bad, names);
 	return -EINVAL;
 }
 
-/* Gadget short options come back as their letter: map them to their table entry. */
-static int gadget_short(const struct gadget *g, int c)
+/* A gadget short option comes back as its letter: map it to its entry. */
+static int gadget_short(const struct getopt_tables *t, int c)
 {
-	for (int i = 0; g->options && g->options[i].name; i++)
-		if (g->options[i].short_name == c)
+	for (int i = 0; i < t->nr_entries; i++)
+		if (t->entries[i].short_name == c)
 			return OPT_GADGET_BASE + i;
 	return c;
 }
 
-int parse_trace_args(struct session *s, struct trace_args *ta, int argc, char **argv)
+/* What the first session was given holds for every session: one set of filters. */
+static void share_common(struct session **ss, int n)
 {
-	const struct gadget *g = s->gadget;
-	struct getopt_tables t;
-	int c, err;
+	for (int k = 1; k < n; k++) {
+		ss[k]->filter = ss[0]->filter;
+		ss[k]->verbose = ss[0]->verbose;
+		ss[k]->timeout_s = ss[0]->timeout_s;
+		ss[k]->buffer_size = ss[0]->buffer_size;
+	}
+}
 
-	build_getopt(g, &t);
+int parse_trace_args(struct session **ss, int n, struct trace_args *ta, int argc, char **argv)
+{
+	static struct getopt_tables t;
+	int c, err = 0;
+
+	build_getopt(ss, n, &t);
 	opterr = 0;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, t.shortopts, t.longopts, NULL)) != -1) {
 		if (c > 0 && c < 256 && !strchr("hov?:", c))
-			c = gadget_short(g, c);
+			c = gadget_short(&t, c);
 		if (c == '?')
-			return unknown_option(g, t.shortopts, argv);
+			return unknown_option(ss, n, t.shortopts, argv);
 		if (c >= OPT_GADGET_BASE) {
-			const struct gadget_option *o = &g->options[c - OPT_GADGET_BASE];
+			const struct gopt_entry *e = &t.entries[c - OPT_GADGET_BASE];
 
-			err = gadget_option(s, ta, o, optarg);
-			if (!err && o->filter)
+			for (int i = 0; i < e->nt && !err; i++)
+				err = gadget_option(e->targets[i].s, e->targets[i].o, optarg);
+			if (!err && e->filter)
 				note_filter(ta, argv, optind, optarg);
 		} else {
-			err = common_option(s, ta, c, optarg);
+			err = common_option(ss[0], ta, c, optarg);
 			if (!err && common_is_filter(c))
 				note_filter(ta, argv, optind, optarg);
 		}
 		if (err)
 			return err;
 	}
+	if (ta->help) {
+		for (int k = 0; k < n; k++)
+			trace_usage(stdout, ss[k]->gadget, k == n - 1);
+		exit(EXIT_OK);
+	}
 	if (optind < argc) {
+		char names[128];
+
 		loupe_err("unexpected argument '%s' (see 'loupe trace %s --help')", argv[optind],
-			  g->name);
+			  gadget_names(ss, n, names, sizeof(names)));
 		return -EINVAL;
 	}
-	return g->check ? g->check(s) : 0;
+	share_common(ss, n);
+	for (int k = 0; k < n; k++)
+		if (ss[k]->gadget->check && (err = ss[k]->gadget->check(ss[k])))
+			return err;
+	return 0;
 }

@@ -51,6 +51,8 @@ struct output *output_new(const struct field *fields, const struct output_opts *
 		for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 			int idx = field_index(fields, tok);
 
+			if (idx < 0 && opts->some_fields)
+				continue; /* another gadget's field: the caller checked it exists */
 			if (idx < 0) {
 				snprintf(err, errlen, "unknown field '%s' in --fields (see --help for the list)",
 					 tok);
@@ -62,7 +64,7 @@ struct output *output_new(const struct field *fields, const struct output_opts *
 				o->sel[o->nr_sel++] = idx;
 		}
 		free(list);
-		if (!o->nr_sel) {
+		if (!o->nr_sel && !opts->some_fields) {
 			snprintf(err, errlen, "--fields needs at least one field name");
 			free(o);
 			return NULL;
@@ -355,9 +357,14 @@ static const char *scalar_text(const struct field *f, const struct value *v, cha
 	return buf;
 }
 
+#define TAG_WIDTH 12
+
 static void print_header(struct output *o)
 {
 	FILE *fp = o->opts.fp;
+
+	if (o->opts.tag)
+		fprintf(fp, "%-*s %s", TAG_WIDTH, "GADGET", o->nr_sel ? "" : "\n");
 
 	for (int k = 0; k < o->nr_sel; k++) {
 		const struct field *f = &o->fields[o->sel[k]];
@@ -382,6 +389,10 @@ static void row_columns(struct output *o, const struct value *vals)
 
 	if (!o->header_done)
 		print_header(o);
+	if (o->opts.tag) {
+		fprintf(fp, "%-*s %s", TAG_WIDTH, o->opts.tag, o->nr_sel ? "" : "\n");
+		used += TAG_WIDTH + 1;
+	}
 	for (int k = 0; k < o->nr_sel; k++) {
 		const struct field *f = &o->fields[o->sel[k]];
 		const struct value *v = &vals[o->sel[k]];
@@ -437,6 +448,8 @@ static void row_json(struct output *o, const struct value *vals)
 	FILE *fp = o->opts.fp;
 
 	fputc('{', fp);
+	if (o->opts.tag)
+		fprintf(fp, "\"gadget\":\"%s\"%s", o->opts.tag, o->nr_sel ? "," : "");
 	for (int k = 0; k < o->nr_sel; k++) {
 		const struct field *f = &o->fields[o->sel[k]];
 		const struct value *v = &vals[o->sel[k]];

@@ -86,6 +86,8 @@ struct output_opts {
 	const char *fields;	/* --fields a,b,c or NULL */
 	FILE *fp;
 	int width;		/* total line width for columns; 0 = no limit */
+	const char *tag;	/* several gadgets in one stream: the "gadget" of each row */
+	bool some_fields;	/* --fields may name fields this table lacks (another gadget's) */
 };
 
 struct output;

@@ -25,6 +25,7 @@
 #include "audit.h"
 #include "containers.h"
 #include "kfeatures.h"
+#include "metrics.h"
 #include "minbtf.h"
 #include "uprobe.h"
 #include "runtime_int.h"
@@ -251,41 +252,100 @@ static FILE *open_output_file(const char *path)
 	return fp;
 }
 
-/* Where rows go, how wide, how buffered: stdout or --output-file. */
-static int open_output(struct session *s, const struct trace_args *ta, FILE **fpp)
-{
-	struct output_opts oo = { .mode = ta->mode, .hex = s->hex_dump, .fields = ta->fields };
-	FILE *fp = stdout;
-	char err_msg[256];
+/* One `loupe trace`: its gadgets' sessions, one output stream, one reader of their rings. */
+struct run {
+	struct session *ss[MAX_GADGETS];
+	int n;
+	struct trace_args ta;
+	FILE *fp;
+	struct ring_buffer *rb;
+	char names[128];	 /* "ssl,tcp" */
+	struct metrics *metrics; /* --metrics */
+	struct run_metrics rm;
+	double last_publish;
+};
 
-	if (ta->output_file) {
-		fp = open_output_file(ta->output_file);
-		if (!fp) {
-			loupe_err("cannot write --output-file %s: %s", ta->output_file,
+#define for_each_session(r, s, k) for (int k = 0; k < (r)->n && ((s) = (r)->ss[k]); k++)
+
+/* With several gadgets, each --fields name must be some gadget's. */
+static int check_fields(const struct run *r)
+{
+	char *list, *save = NULL, *tok;
+	int err = 0;
+
+	if (!r->ta.fields || r->n < 2)
+		return 0;
+	if (!(list = strdup(r->ta.fields)))
+		return -ENOMEM;
+	for (tok = strtok_r(list, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save)) {
+		bool known = false;
+
+		for (int k = 0; k < r->n; k++)
+			known |= field_index(r->ss[k]->gadget->fields, tok) >= 0;
+		if (!known) {
+			loupe_err("unknown field '%s' in --fields (see --help for the list)", tok);
+			err = -EINVAL;
+		}
+	}
+	free(list);
+	return err;
+}
+
+/* Where rows go, how wide, how buffered: stdout or --output-file; a row says its gadget. */
+static int open_output(struct run *r)
+{
+	struct output_opts oo = { .mode = r->ta.mode,
+				  .fields = r->ta.fields,
+				  .some_fields = r->n > 1 };
+	struct session *s;
+	char err_msg[256];
+	int err;
+
+	if (r->ta.output_file) {
+		r->fp = open_output_file(r->ta.output_file);
+		if (!r->fp) {
+			loupe_err("cannot write --output-file %s: %s", r->ta.output_file,
 				  strerror(errno));
 			return -EIO;
 		}
-		setvbuf(fp, NULL, _IOFBF, 1 << 20);
+		setvbuf(r->fp, NULL, _IOFBF, 1 << 20);
 	} else if (isatty(STDOUT_FILENO)) {
 		struct winsize ws;
 
+		r->fp = stdout;
 		if (!ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) && ws.ws_col)
 			oo.width = ws.ws_col;
 		setvbuf(stdout, NULL, _IOLBF, 0);
 	} else {
+		r->fp = stdout;
 		setvbuf(stdout, NULL, _IOFBF, 1 << 20);
 	}
-	*fpp = oo.fp = fp;
-	s->out = output_new(s->gadget->fields, &oo, err_msg, sizeof(err_msg));
-	if (!s->out) {
-		loupe_err("%s", err_msg);
-		return -EINVAL;
+	if ((err = check_fields(r)))
+		return err;
+	if (r->ta.metrics &&
+	    (!(r->metrics = metrics_new()) || run_metrics_init(&r->rm, r->metrics))) {
+		loupe_err("out of memory");
+		return -ENOMEM;
+	}
+	oo.fp = r->fp;
+	for_each_session(r, s, k)
+	{
+		oo.hex = s->hex_dump;
+		oo.tag = r->n > 1 ? s->gadget->name : NULL;
+		s->json = r->ta.mode == OUT_JSON;
+		s->no_events = r->ta.no_events;
+		s->metrics = r->metrics;
+		s->out = output_new(s->gadget->fields, &oo, err_msg, sizeof(err_msg));
+		if (!s->out) {
+			loupe_err("%s", err_msg);
+			return -EINVAL;
+		}
 	}
 	return 0;
 }
 
 /* Before loading anything: privileges, the audit record, the kernel's basics. */
-static int check_host(struct session *s, const struct trace_args *ta, int argc, char **argv)
+static int check_host(struct run *r, int argc, char **argv)
 {
 	int err;
 
@@ -296,9 +356,9 @@ static int check_host(struct session *s, const struct trace_args *ta, int argc, 
 	}
 	boot_clock_init();
 	/* Captured data can be sensitive: no record of who looked, no capture. */
-	if ((err = audit_start(s->gadget->name, ta->filters, argc, argv))) {
+	if ((err = audit_start(r->names, r->ta.filters, argc, argv))) {
 		loupe_err("cannot write the audit record to %s: %s; not capturing",
-			  ta->audit_log ? ta->audit_log : "syslog", strerror(-err));
+			  r->ta.audit_log ? r->ta.audit_log : "syslog", strerror(-err));
 		return -EIO;
 	}
 	if ((err = feature_ensure_tracefs()))
@@ -344,14 +404,14 @@ static int open_skeleton(struct session *s, int *btf_fd)
 }
 
 /* Knobs, filters, the gadget's own choices, the ring buffer's size: then load. */
-static int load(struct session *s, const struct trace_args *ta)
+static int load(struct session *s)
 {
 	struct bpf_map *events;
 	uint64_t wakeup;
 	int btf_fd = -1, err;
 
-	if ((err = open_skeleton(s, &btf_fd)) || (err = apply_knobs(s, ta)) ||
-	    (err = set_filters(s)) || (s->gadget->configure && (err = s->gadget->configure(s))))
+	if ((err = open_skeleton(s, &btf_fd)) || (err = apply_knobs(s)) || (err = set_filters(s)) ||
+	    (s->gadget->configure && (err = s->gadget->configure(s))))
 		goto out;
 	events = bpf_object__find_map_by_name(s->obj, "events");
 	if (events && (err = bpf_map__set_max_entries(events, s->buffer_size))) {
@@ -386,13 +446,30 @@ static int fill_mntns_map(struct session *s)
 	return 0;
 }
 
-/* After load: the namespace filter, the probes, and the reader of the ring buffer. */
-static int attach(struct session *s, struct ring_buffer **rb)
+/* A session's rings (events, the runtime's notices) join the run's one reader. */
+static int add_rings(struct run *r, struct session *s)
 {
 	struct bpf_map *events = bpf_object__find_map_by_name(s->obj, "events");
-	int err;
-
 	struct bpf_map *notices = bpf_object__find_map_by_name(s->obj, "loupe_notices");
+	int err = 0;
+
+	if (!r->rb)
+		r->rb = ring_buffer__new(bpf_map__fd(events), ringbuf_cb, s, NULL);
+	else
+		err = ring_buffer__add(r->rb, bpf_map__fd(events), ringbuf_cb, s);
+	if (r->rb && !err && notices)
+		err = ring_buffer__add(r->rb, bpf_map__fd(notices), userfilter_notice, s);
+	if (!r->rb || err) {
+		err = -errno;
+		loupe_err("cannot open the ring buffer: %s", strerror(-err));
+	}
+	return err;
+}
+
+/* After load: the namespace filters, the reader of the rings, and the probes. */
+static int attach(struct run *r, struct session *s)
+{
+	int err;
 
 	if ((err = fill_mntns_map(s)))
 		return err;
@@ -401,149 +478,236 @@ static int attach(struct session *s, struct ring_buffer **rb)
 		loupe_err("cannot look at the running processes' namespaces: %s", strerror(-err));
 		return err;
 	}
-	*rb = ring_buffer__new(bpf_map__fd(events), ringbuf_cb, s, NULL);
-	if (!*rb || (notices && ring_buffer__add(*rb, bpf_map__fd(notices), userfilter_notice, s))) {
-		err = -errno;
-		loupe_err("cannot open the ring buffer: %s", strerror(-err));
+	if ((err = add_rings(r, s)))
 		return err;
-	}
 	return s->gadget->attach ? s->gadget->attach(s) : session_attach_programs(s);
 }
 
-/* Read events until a signal, --timeout, or an error; returns the seconds traced. */
-static double run_loop(struct session *s, struct ring_buffer *rb, FILE *fp)
+/* Now and then, per session: the gadget's timeouts, exited containers, loss warnings. */
+static void tend(struct session *s, double now)
 {
-	double start = loupe_now_s(), last_check = start, t;
-	double end = s->timeout_s > 0 ? start + s->timeout_s : 0;
-	uint64_t lost_warned = 0;
+	uint64_t lost;
+
+	if (s->gadget->tick)
+		s->gadget->tick(s);
+	/* Containers that exited: forgotten, cache and map entries alike. */
+	if (now - s->last_sweep >= 5.0) {
+		userfilter_sweep(s);
+		s->last_sweep = now;
+	}
+	if (now - s->last_check < 1.0)
+		return;
+	lost = session_losses(s);
+	if (lost > s->lost_warned)
+		loupe_warn("%s: %llu events lost or truncated: the ring buffer was full "
+			   "(raise --buffer-size, or filter more)",
+			   s->gadget->name, (unsigned long long)(lost - s->lost_warned));
+	s->lost_warned = lost;
+	s->last_check = now;
+}
+
+/* Read events until a signal, --timeout, or an error; returns the seconds traced. */
+static double run_loop(struct run *r)
+{
+	double start = loupe_now_s(), t;
+	double end = r->ss[0]->timeout_s > 0 ? start + r->ss[0]->timeout_s : 0;
+	struct session *s;
+	size_t links = 0;
 	int err;
 
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	fprintf(stderr, "loupe: ready: tracing %s with %zu links, Ctrl-C to stop\n",
-		s->gadget->name, session_link_count(s));
+	for_each_session(r, s, k)
+	{
+		links += session_link_count(s);
+		s->last_check = s->last_sweep = start;
+	}
+	if (r->metrics)
+		fprintf(stderr, "loupe: metrics on http://%s/metrics\n",
+			metrics_address(r->metrics));
+	fprintf(stderr, "loupe: ready: tracing %s with %zu links, Ctrl-C to stop\n", r->names,
+		links);
 	while (!exiting) {
-		err = ring_buffer__poll(rb, 100);
+		err = ring_buffer__poll(r->rb, 100);
 		/* Records below the wakeup mark raise no event: collect them on timeout. */
 		if (err == 0)
-			err = ring_buffer__consume(rb);
+			err = ring_buffer__consume(r->rb);
 		if (err < 0 && err != -EINTR) {
 			loupe_err("reading events failed: %s", strerror(-err));
 			break;
 		}
-		if (s->gadget->tick)
-			s->gadget->tick(s);
-		/* Containers that exited: forgotten, cache and map entries alike. */
-		if (loupe_now_s() - s->last_sweep >= 5.0) {
-			userfilter_sweep(s);
-			s->last_sweep = loupe_now_s();
+		t = loupe_now_s();
+		for_each_session(r, s, k)
+		{
+			tend(s, t);
+			output_flush(s->out);
 		}
-		output_flush(s->out);
-		if (ferror(fp)) {
+		if (r->metrics && t - r->last_publish >= 1.0) {
+			run_metrics_update(&r->rm, r->ss, r->n);
+			metrics_publish(r->metrics);
+			r->last_publish = t;
+		}
+		if (ferror(r->fp)) {
 			loupe_err("writing events failed: %s", strerror(errno));
 			break;
 		}
-		t = loupe_now_s();
 		if (end && t >= end)
 			break;
-		if (t - last_check >= 1.0) {
-			uint64_t lost = session_losses(s);
-
-			if (lost > lost_warned)
-				loupe_warn(
-					"%llu events lost or truncated: the ring buffer was full "
-					"(raise --buffer-size, or filter more)",
-					(unsigned long long)(lost - lost_warned));
-			lost_warned = lost;
-			last_check = t;
-		}
 	}
 	return loupe_now_s() - start;
 }
 
-/* Detach first, then drain: nothing new arrives while the buffer is emptied. */
-static void finish(struct session *s, struct ring_buffer *rb, double elapsed, bool json)
+/* Detach first, then drain: nothing new arrives while the buffers are emptied. */
+static void finish(struct run *r, double elapsed)
 {
-	session_detach_all(s);
-	drain_ring(s, rb);
-	if (s->gadget->flush)
-		s->gadget->flush(s);
-	output_flush(s->out);
-	print_stats(s, elapsed, json);
+	struct session *s;
+
+	for_each_session(r, s, k) session_detach_all(s);
+	drain_rings(r->ss, r->n, r->rb);
+	for_each_session(r, s, k)
+	{
+		if (s->gadget->flush)
+			s->gadget->flush(s);
+		output_flush(s->out);
+	}
+	for_each_session(r, s, k) print_stats(s, elapsed, r->ta.mode == OUT_JSON);
+	if (r->metrics) { /* the final figures, for a last scrape */
+		run_metrics_update(&r->rm, r->ss, r->n);
+		metrics_publish(r->metrics);
+	}
 }
 
-static void teardown(struct session *s, struct ring_buffer *rb, FILE *fp)
+static void teardown(struct run *r)
 {
-	ring_buffer__free(rb);
-	session_detach_all(s);
-	free(s->links);
-	free(s->link_fds);
-	if (s->gadget->close)
-		s->gadget->close(s);
-	if (s->skel)
-		s->gadget->skeleton->destroy(s->skel);
-	userfilter_free(s);
-	output_free(s->out);
-	if (fp && fp != stdout)
-		fclose(fp);
-	free(s->state);
+	struct session *s;
+
+	ring_buffer__free(r->rb);
+	for_each_session(r, s, k)
+	{
+		session_detach_all(s);
+		free(s->links);
+		free(s->link_fds);
+		if (s->gadget->close)
+			s->gadget->close(s);
+		if (s->skel)
+			s->gadget->skeleton->destroy(s->skel);
+		userfilter_free(s);
+		output_free(s->out);
+		free(s->state);
+		free(s);
+	}
+	if (r->fp && r->fp != stdout)
+		fclose(r->fp);
+	metrics_free(r->metrics);
 	features_free();
 }
 
-static int run_gadget(const struct gadget *g, int argc, char **argv)
+static int serve_metrics(struct run *r)
 {
-	struct session sess = { .gadget = g, .buffer_size = 2 << 20 }, *s = &sess;
-	struct trace_args ta = { .mode = OUT_COLUMNS };
-	struct ring_buffer *rb = NULL;
-	FILE *fp = NULL;
+	char msg[256];
+	int err = metrics_serve(r->metrics, r->ta.metrics, msg, sizeof(msg));
+
+	if (err)
+		loupe_err("%s", msg);
+	return err == -EINVAL ? -EINVAL : err ? -EIO : 0;
+}
+
+static int new_sessions(struct run *r, const struct gadget *const *gs, int n)
+{
+	for (int k = 0; k < n; k++) {
+		struct session *s = calloc(1, sizeof(*s));
+
+		if (!s || (gs[k]->state_size && !(s->state = calloc(1, gs[k]->state_size)))) {
+			free(s);
+			loupe_err("out of memory");
+			return -ENOMEM;
+		}
+		s->gadget = gs[k];
+		s->buffer_size = 2 << 20;
+		r->ss[r->n++] = s;
+		snprintf(r->names + strlen(r->names), sizeof(r->names) - strlen(r->names), "%s%s",
+			 k ? "," : "", gs[k]->name);
+	}
+	return 0;
+}
+
+static int run_gadgets(const struct gadget *const *gs, int n, int argc, char **argv)
+{
+	struct run run = { .ta = { .mode = OUT_COLUMNS } }, *r = &run;
 	double elapsed = 0;
+	uint64_t events = 0, bytes = 0;
+	struct session *s;
 	int err;
 
-	if (g->state_size && !(s->state = calloc(1, g->state_size))) {
-		loupe_err("out of memory");
-		return EXIT_FAILURE_RUNTIME;
+	if (!(err = new_sessions(r, gs, n)) &&
+	    !(err = parse_trace_args(r->ss, n, &r->ta, argc, argv))) {
+		verbosity = r->ss[0]->verbose;
+		libbpf_set_print(libbpf_print);
+		if (!(err = open_output(r)) && !(err = check_host(r, argc, argv))) {
+			for_each_session(r, s, k) if (!err) err = load(s);
+			for_each_session(r, s, k) if (!err) err = attach(r, s);
+			if (!err && r->metrics)
+				err = serve_metrics(r);
+			if (!err) {
+				elapsed = run_loop(r);
+				finish(r, elapsed);
+			}
+		}
+		for_each_session(r, s, k)
+		{
+			events += s->received - s->dropped;
+			bytes += s->bytes;
+		}
+		/* A failed start still gets its stop record. */
+		audit_stop(exit_status(err), events, bytes, elapsed);
 	}
-	if ((err = parse_trace_args(s, &ta, argc, argv))) {
-		free(s->state);
-		return exit_status(err);
-	}
-	verbosity = s->verbose;
-	libbpf_set_print(libbpf_print);
-	s->json = ta.mode == OUT_JSON;
-	if (!(err = open_output(s, &ta, &fp)) && !(err = check_host(s, &ta, argc, argv)) &&
-	    !(err = load(s, &ta)) && !(err = attach(s, &rb))) {
-		elapsed = run_loop(s, rb, fp);
-		finish(s, rb, elapsed, s->json);
-	}
-	/* A failed start still gets its stop record. */
-	audit_stop(exit_status(err), s->received - s->dropped, s->bytes, elapsed);
-	teardown(s, rb, fp);
+	teardown(r);
 	return exit_status(err);
 }
 
 int cmd_trace(int argc, char **argv)
 {
-	const struct gadget *g;
+	const struct gadget *gs[MAX_GADGETS];
+	int n = 0;
 
 	if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
 	    !strcmp(argv[1], "-h")) {
 		FILE *fp = argc < 2 ? stderr : stdout;
 
-		fprintf(fp, "Usage: loupe trace GADGET [OPTIONS]\n\nGadgets:\n");
+		fprintf(fp, "Usage: loupe trace GADGET [GADGET...] [OPTIONS]\n\nGadgets:\n");
 		gadgets_print(fp);
-		fprintf(fp, "\nExamples:\n"
-			    "  sudo loupe trace ssl --comm curl\n"
-			    "  sudo loupe trace tcp --failure-only -o json\n"
-			    "\nSee 'loupe trace GADGET --help'.\n");
+		fprintf(fp,
+			"\nExamples:\n"
+			"  sudo loupe trace ssl --comm curl\n"
+			"  sudo loupe trace tcp --failure-only -o json\n"
+			"  sudo loupe trace ssl tcp capabilities -o json   three gadgets, one stream\n"
+			"\nSee 'loupe trace GADGET --help'.\n");
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
 	}
-	g = gadget_find(argv[1]);
-	if (!g) {
-		loupe_err("unknown gadget '%s' (see 'loupe list')", argv[1]);
-		return EXIT_USAGE;
+	/* The gadgets: every word up to the first option. */
+	for (int i = 1; i < argc && argv[i][0] != '-'; i++) {
+		const struct gadget *g = gadget_find(argv[i]);
+
+		if (!g && i == 1) {
+			loupe_err("unknown gadget '%s' (see 'loupe list')", argv[i]);
+			return EXIT_USAGE;
+		}
+		if (!g)
+			break; /* a stray argument: the option parser says so */
+		for (int k = 0; k < n; k++)
+			if (gs[k] == g) {
+				loupe_err("gadget '%s' given twice", argv[i]);
+				return EXIT_USAGE;
+			}
+		if (n == MAX_GADGETS) {
+			loupe_err("at most %d gadgets in one run", MAX_GADGETS);
+			return EXIT_USAGE;
+		}
+		gs[n++] = g;
 	}
-	return run_gadget(g, argc - 1, argv + 1);
+	/* getopt sees the last gadget's name as argv[0]. */
+	return run_gadgets(gs, n, argc - n, argv + n);
 }
 
 int cmd_list(int argc, char **argv)

@@ -13,25 +13,22 @@
 
 struct ring_buffer;
 
-/* What the command line asked for beyond the session's own fields. */
+/* What the command line asked for beyond the sessions' own fields. */
 struct trace_args {
 	enum output_mode mode;
 	const char *fields;
 	const char *output_file;
 	const char *audit_log;
+	bool help;
+	const char *metrics; /* --metrics ADDR:PORT */
+	bool no_events;
 	char filters[1024]; /* the filter options as typed, for the audit record */
-	/* Knobs set by gadget options, applied once the skeleton is open. */
-	struct knob_value {
-		const char *name;
-		uint64_t value;
-	} knobs[32];
-	int nr_knobs;
 };
 
 /* options.c */
-int parse_trace_args(struct session *s, struct trace_args *ta, int argc, char **argv);
-void trace_usage(FILE *fp, const struct gadget *g);
-int apply_knobs(struct session *s, const struct trace_args *ta);
+int parse_trace_args(struct session **ss, int n, struct trace_args *ta, int argc, char **argv);
+void trace_usage(FILE *fp, const struct gadget *g, bool common);
+int apply_knobs(struct session *s);
 int set_filters(struct session *s);
 
 /* userfilter.c */
@@ -40,8 +37,17 @@ int userfilter_notice(void *ctx, void *data, size_t size);
 void userfilter_sweep(struct session *s);
 void userfilter_free(struct session *s);
 
+/* The runtime's own metrics families (accounting.c fills them from the books). */
+struct metrics;
+struct metric;
+struct run_metrics {
+	struct metric *events, *seen, *lost, *truncated, *filtered, *bytes, *counters;
+};
+
 /* accounting.c */
-void drain_ring(struct session *s, struct ring_buffer *rb);
+int run_metrics_init(struct run_metrics *rm, struct metrics *m);
+void run_metrics_update(const struct run_metrics *rm, struct session **ss, int n);
+void drain_rings(struct session **ss, int n, struct ring_buffer *rb);
 void print_stats(struct session *s, double secs, bool json);
 uint64_t session_losses(struct session *s);
 int ringbuf_cb(void *ctx, void *data, size_t size);

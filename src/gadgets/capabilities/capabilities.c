@@ -17,6 +17,7 @@
 
 #include "gadget.h"
 #include "kfeatures.h"
+#include "metrics.h"
 #include "stacks.h"
 #include "capabilities.h"
 #include "capabilities.skel.h"
@@ -36,6 +37,7 @@ static const char *const hook_names[] = {
 };
 
 struct caps_state {
+	struct metric *m_denials; /* --metrics */
 	uint64_t cap_mask;
 	bool denied_only, audit_only, no_kstack, collect_ustack;
 	enum caps_unique_by unique_by;
@@ -412,6 +414,9 @@ static int caps_configure(struct session *s)
 					 feature_helper(BPF_FUNC_task_pt_regs) &&
 					 feature_helper(BPF_FUNC_get_current_task_btf);
 	caps_size_maps(st, skel, hook);
+	if (s->metrics)
+		st->m_denials = metrics_counter(s->metrics, "loupe_capability_denials_total",
+						"capability checks refused", "capability,comm");
 	if (st->collect_ustack && !(st->usyms = usyms_new())) {
 		loupe_err("out of memory");
 		return -ENOMEM;
@@ -507,8 +512,10 @@ static const char *tristate(int v)
 static int caps_handle(struct session *s, const void *data, size_t size)
 {
 	const struct caps_record *r = data;
+	struct caps_state *st = s->state;
 	struct value v[F_MAX] = {};
 	char capbuf[16], sysbuf[32], effbuf[1024], kbuf[8192], ubuf[8192];
+	char comm[LOUPE_COMM_LEN + 1] = "";
 	const char *name;
 	int audit = CAPS_UNKNOWN, insetid = CAPS_UNKNOWN;
 
@@ -524,6 +531,11 @@ static int caps_handle(struct session *s, const void *data, size_t size)
 	}
 	v[F_CAP] = val_str(name);
 	v[F_CAPABLE] = val_bool(r->ret == 0);
+	/* --metrics: denials by capability and command (a command name is bounded). */
+	if (st->m_denials && r->ret != 0) {
+		memcpy(comm, r->proc.comm, LOUPE_COMM_LEN);
+		metric_add(st->m_denials, (const char *const[]){ name, comm }, 1);
+	}
 	if (r->arg4_kind == CAPS_ARG4_OPTS) {
 		audit = r->arg4 & CAPS_OPT_NOAUDIT ? CAPS_FALSE : CAPS_TRUE;
 		insetid = r->arg4 & CAPS_OPT_INSETID ? CAPS_TRUE : CAPS_FALSE;

@@ -11,9 +11,11 @@
 
 #include "internal.h"
 #include "http.h"
+#include "metrics.h"
 
 struct http_state {
 	bool rows, json, redact;
+	struct metric *m_requests, *m_latency; /* --metrics with --http */
 	uint64_t errors;     /* directions the decoder gave up on */
 	uint64_t late_masks; /* HTTP/2 secrets split across calls, already shown */
 };
@@ -34,7 +36,42 @@ static int http_open(struct session *s)
 	hs->json = s->json;
 	hs->redact = st->redact;
 	st->an->priv[AN_HTTP] = hs;
+	if (s->metrics && st->http) {
+		hs->m_requests = metrics_counter(s->metrics, "loupe_http_responses_total",
+						 "HTTP responses seen, by method and status",
+						 "method,status");
+		hs->m_latency = metrics_histogram(
+			s->metrics, "loupe_http_response_seconds",
+			"time from an HTTP request to its response, by method and status",
+			"method,status", metric_latency_buckets, metric_latency_nbuckets);
+	}
 	return 0;
+}
+
+/* A label from a request method: the standard ones, or "other" (a bounded label set). */
+static const char *method_label(const char *m)
+{
+	static const char *const known[] = { "GET",	"HEAD",	   "POST",  "PUT",  "DELETE",
+					     "OPTIONS", "PATCH", "CONNECT", "TRACE" };
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(m, known[i]))
+			return known[i];
+	return m[0] ? "other" : "unknown";
+}
+
+static void http_count(struct http_state *hs, const struct http_msg *m)
+{
+	char status[8];
+
+	if (!hs->m_requests || m->kind != HTTP_RESPONSE)
+		return;
+	snprintf(status, sizeof(status), "%d", m->status >= 100 && m->status <= 999 ? m->status : 0);
+	metric_add(hs->m_requests, (const char *const[]){ method_label(m->method), status }, 1);
+	if (m->has_latency)
+		metric_observe(hs->m_latency,
+			       (const char *const[]){ method_label(m->method), status },
+			       m->latency_ns / 1e9);
 }
 
 static const char *http_version(int v)
@@ -72,6 +109,7 @@ static void emit_http(void *ctx, const struct http_msg *m)
 
 	if (!hs->rows)
 		return;
+	http_count(hs, m);
 	ssl_row_begin(v, hc->r, &bufs);
 	v[F_OPERATION] = val_str(m->kind == HTTP_REQUEST ? "http-request" : "http-response");
 	v[F_HTTP] = val_str(http_version(m->version));

@@ -163,6 +163,8 @@ struct ssl_state {
 	/* Calls whose records are still arriving. */
 	struct pending pending[MAX_PENDING];
 	int nr_pending;
+	/* --metrics */
+	struct metric *m_calls;
 	/* Connections and the analyses' shared state. */
 	struct ssl_conn *conns;
 	uint64_t conns_evicted;

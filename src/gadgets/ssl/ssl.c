@@ -18,6 +18,7 @@
 #include "grow.h"
 #include "internal.h"
 #include "kfeatures.h"
+#include "metrics.h"
 #include "ssl.skel.h"
 
 LOUPE_SKELETON(ssl_skeleton, ssl_bpf);
@@ -167,6 +168,10 @@ static int ssl_configure(struct session *s)
 	if ((err = analyses_open(s)))
 		return err == -ENOMEM ? (loupe_err("out of memory"), err) : err;
 	skel->rodata->max_data = st->no_data ? 0 : st->data_size ? st->data_size : SSL_DEFAULT_DATA;
+	if (s->metrics)
+		st->m_calls = metrics_histogram(s->metrics, "loupe_tls_call_duration_seconds",
+						"time spent in TLS library calls", "library,operation",
+						metric_latency_buckets, metric_latency_nbuckets);
 	st->bounded = !feature_helper(BPF_FUNC_loop);
 	/* Without attach cookies (< 5.15) libssl3 is only found in /proc/PID/maps. */
 	st->disc.cookies = feature_helper(BPF_FUNC_get_attach_cookie);
@@ -246,6 +251,13 @@ static void emit_call_row(struct session *s, const struct ssl_call *c)
 	char errbuf[64];
 	struct row_bufs bufs;
 
+	if (st->m_calls) {
+		const struct ssl_backend *b = ssl_op_backend(r->op);
+
+		metric_observe(st->m_calls,
+			       (const char *const[]){ b ? b->name : "unknown", c->op->name },
+			       r->latency_ns / 1e9);
+	}
 	if (ssl_kind_has_data(c->op->kind)) {
 		s->bytes += c->len;
 		/* Columns with --http: the HTTP rows stand for the data. */

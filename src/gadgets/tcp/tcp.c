@@ -13,6 +13,7 @@
 
 #include "gadget.h"
 #include "kfeatures.h"
+#include "metrics.h"
 #include "tcp.h"
 #include "tcp.skel.h"
 
@@ -20,6 +21,8 @@ struct tcp_state {
 	bool connect_only, accept_only, failure_only;
 	uint16_t family;  /* --family: AF_INET, AF_INET6 or 0 */
 	const char *hook; /* --hook: NULL for the best available */
+	/* --metrics */
+	struct metric *m_attempts, *m_failures, *m_duration;
 };
 
 LOUPE_SKELETON(tcp_skeleton, tcp_bpf);
@@ -128,6 +131,33 @@ static const char *tcp_variant(void)
 	return "unsupported";
 }
 
+/* --metrics: what operators alert on, attempts, failures by errno, how long connections live. */
+static void tcp_metrics(struct session *s)
+{
+	struct tcp_state *st = s->state;
+
+	st->m_attempts = metrics_counter(s->metrics, "loupe_tcp_connect_attempts_total",
+					 "connect() calls seen", "");
+	st->m_failures = metrics_counter(s->metrics, "loupe_tcp_connect_failures_total",
+					 "failed connects, by errno", "errno");
+	st->m_duration = metrics_histogram(s->metrics, "loupe_tcp_connection_duration_seconds",
+					   "time from established to closed", "",
+					   metric_latency_buckets, metric_latency_nbuckets);
+}
+
+static void tcp_count(struct tcp_state *st, const struct tcp_event *e, const char *error)
+{
+	if (!st->m_attempts)
+		return;
+	if (e->type == TCP_EV_CONNECT) {
+		metric_add(st->m_attempts, NULL, 1);
+		if (e->error)
+			metric_add(st->m_failures, (const char *const[]){ error }, 1);
+	} else if (e->type == TCP_EV_CLOSE && e->duration_ns) {
+		metric_observe(st->m_duration, NULL, e->duration_ns / 1e9);
+	}
+}
+
 static int tcp_configure(struct session *s)
 {
 	struct tcp_state *st = s->state;
@@ -160,6 +190,8 @@ static int tcp_configure(struct session *s)
 	}
 	loupe_info(s, "state changes from %s/inet_sock_set_state", btf ? "tp_btf" : "tracepoint");
 	skel->rodata->filter_family = st->family;
+	if (s->metrics)
+		tcp_metrics(s);
 	return 0;
 }
 
@@ -168,6 +200,7 @@ static int tcp_handle(struct session *s, const void *data, size_t size)
 	const struct tcp_event *e = data;
 	struct value v[F_MAX] = {};
 	char src[64], dst[64], errbuf[16];
+	const char *error;
 
 	if (size < sizeof(*e))
 		return LOUPE_REC_BAD;
@@ -184,12 +217,14 @@ static int tcp_handle(struct session *s, const void *data, size_t size)
 		v[F_FD] = val_s64(e->fd);
 	if (e->accept_fd >= 0)
 		v[F_ACCEPT_FD] = val_s64(e->accept_fd);
-	v[F_ERROR] = val_str(errno_text(errbuf, sizeof(errbuf), e->error));
+	error = errno_text(errbuf, sizeof(errbuf), e->error);
+	v[F_ERROR] = val_str(error);
 	if (e->type == TCP_EV_CLOSE) {
 		v[F_DURATION] = val_u64(e->duration_ns);
 		v[F_BYTES_SENT] = val_u64(e->bytes_sent);
 		v[F_BYTES_RECEIVED] = val_u64(e->bytes_received);
 	}
+	tcp_count(s->state, e, error);
 	session_emit(s, v);
 	return 0;
 }
