@@ -19,11 +19,13 @@ gnutls-bin libnss3-tools nodejs nginx nghttp2-client nghttp2-server
 socat netcat-openbsd iproute2 util-linux procps psmisc
 tshark
 qemu-system-x86 seabios busybox-static debian-archive-keyring
-podman runc catatonit docker.io"
+podman runc catatonit docker.io
+prometheus"
 # Real TLS clients and servers of every library, network tools, tshark to
 # read our pcap files; qemu and busybox boot other kernels (make check-kernels);
 # podman (with runc: crun refuses this host's hybrid cgroups) and docker run
-# the real containers of tests/runtime/test_containers.py.
+# the real containers of tests/runtime/test_containers.py; prometheus scrapes
+# --metrics in tests/runtime/test_agent.py.
 
 missing=""
 for p in $BUILD $TEST; do

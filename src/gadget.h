@@ -22,6 +22,7 @@
 
 struct bpf_object;
 struct bpf_object_open_opts;
+struct loupe_config;
 struct session;
 
 /*
@@ -136,6 +137,15 @@ struct gadget {
 	 * choose programs and map sizes for this kernel; 0 or -errno (printed).
 	 */
 	int (*configure)(struct session *s);
+	/*
+	 * --config: the options SIGHUP may change for this gadget (besides the
+	 * common filters), and how they reach the kernel: copy them from
+	 * `parsed` (a session parsed from the new file) and fill the config's
+	 * slots.  NULL: the gadget has none.
+	 */
+	const char *const *reloadable;
+	void (*reconfigure)(struct session *s, const struct session *parsed,
+			    struct loupe_config *cfg);
 	/* After load: attach; NULL attaches every program that names its target. */
 	int (*attach)(struct session *s);
 	/*
@@ -228,6 +238,7 @@ struct session {
 	double last_check;		/* when losses were last looked at */
 	struct metrics *metrics;	/* --metrics: families to count into, or NULL */
 	bool no_events;			/* --no-events: count, do not print */
+	bool dynamic_config;		/* --config: filters and tunables from loupe_config */
 	uint64_t lost_warned;		/* losses already warned about */
 	uint64_t rows;			/* rows printed */
 	uint64_t bytes;

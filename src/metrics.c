@@ -214,7 +214,7 @@ void metrics_render(struct metrics *m, FILE *fp)
 			if (f->kind == COUNTER) {
 				fputs(f->name, fp);
 				write_labels(fp, f, s, NULL);
-				fprintf(fp, " %.17g\n", s->value);
+				fprintf(fp, " %.15g\n", s->value);
 				continue;
 			}
 			for (int b = 0; b < f->nbounds; b++) {
@@ -229,7 +229,7 @@ void metrics_render(struct metrics *m, FILE *fp)
 			write_labels(fp, f, s, "+Inf");
 			fprintf(fp, " %llu\n%s_sum", (unsigned long long)s->count, f->name);
 			write_labels(fp, f, s, NULL);
-			fprintf(fp, " %.17g\n%s_count", s->value, f->name);
+			fprintf(fp, " %.15g\n%s_count", s->value, f->name);
 			write_labels(fp, f, s, NULL);
 			fprintf(fp, " %llu\n", (unsigned long long)s->count);
 		}

@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 
 #include "audit.h"
+#include "grow.h"
 #include "runtime_int.h"
 
 /* --- value parsers ------------------------------------------------------- */
@@ -118,6 +119,7 @@ enum {
 	OPT_AUDIT_LOG,
 	OPT_METRICS,
 	OPT_NO_EVENTS,
+	OPT_CONFIG,
 	OPT_GADGET_BASE = 2000,
 };
 
@@ -166,6 +168,10 @@ static const struct common_option common_options[] = {
 	COMMON("metrics", "ADDR:PORT",
 	       "serve Prometheus metrics on http://ADDR:PORT/metrics (e.g. :9464)", OPT_METRICS),
 	COMMON("no-events", NULL, "print no events (with --metrics: metrics only)", OPT_NO_EVENTS),
+	COMMON("config", "FILE",
+	       "options from FILE too; SIGHUP re-reads it and changes filters, --sample and "
+	       "--data-size in place",
+	       OPT_CONFIG),
 	COMMON_SHORT("verbose", 'v', NULL, "say what is attached where; twice for libbpf debug",
 		     OPT_VERBOSE),
 	COMMON_SHORT("help", 'h', NULL, "this help", OPT_HELP),
@@ -691,6 +697,9 @@ static int common_option(struct session *s, struct trace_args *ta, int c, const 
 	case OPT_NO_EVENTS:
 		ta->no_events = true;
 		return 0;
+	case OPT_CONFIG:
+		ta->config = arg; /* its options were put before the command line's */
+		return 0;
 	case OPT_AUDIT_LOG:
 		ta->audit_log = arg;
 		if ((err = audit_set_log(arg))) {
@@ -811,4 +820,128 @@ int parse_trace_args(struct session **ss, int n, struct trace_args *ta, int argc
 		if (ss[k]->gadget->check && (err = ss[k]->gadget->check(ss[k])))
 			return err;
 	return 0;
+}
+
+/* --- --config ------------------------------------------------------------------------ */
+
+/*
+ * The words of a config file: options as on the command line, "#" to the end
+ * of a line is a comment, double quotes hold a value with spaces.  Returns the
+ * number of words (in *words, one allocation to free) or -errno.
+ */
+int config_read(const char *path, char ***words, char **store)
+{
+	FILE *fp = fopen(path, "re");
+	size_t n = 0, len = 0, scap = 0;
+	char **w = NULL, *buf = NULL;
+	int c, err = 0;
+	bool in_word = false, quoted = false, comment = false;
+
+	if (!fp)
+		return -errno;
+	/* First the characters, words NUL-separated in buf; then the pointers. */
+	while ((c = fgetc(fp)) != EOF && !err) {
+		if (comment) {
+			comment = c != '\n';
+			continue;
+		}
+		if (!quoted && (c == ' ' || c == '\t' || c == '\n' || c == '#')) {
+			comment = c == '#';
+			if (in_word && (err = grow(&buf, &scap, len + 1, 1, 256)) == 0)
+				buf[len++] = '\0', n++;
+			in_word = false;
+			continue;
+		}
+		if (c == '"') {
+			quoted = !quoted;
+			if (!in_word)
+				in_word = true; /* "" is an empty word */
+			continue;
+		}
+		if ((err = grow(&buf, &scap, len + 1, 1, 256)))
+			break;
+		buf[len++] = c;
+		in_word = true;
+	}
+	if (!err && in_word && !(err = grow(&buf, &scap, len + 1, 1, 256)))
+		buf[len++] = '\0', n++;
+	fclose(fp);
+	if (!err && quoted)
+		err = -EINVAL; /* an unclosed quote */
+	if (!err && n && !(w = calloc(n, sizeof(*w))))
+		err = -ENOMEM;
+	for (size_t i = 0, o = 0; !err && i < n; i++, o += strlen(buf + o) + 1)
+		w[i] = buf + o;
+	if (err) {
+		free(buf);
+		free(w);
+		return err;
+	}
+	*words = w;
+	*store = buf;
+	return n;
+}
+
+static bool reloadable(struct session **ss, int n, const char *name, bool *takes_value)
+{
+	const char *dot;
+
+	for (const struct common_option *co = common_options; co->o.name; co++) {
+		if (!strcmp(co->o.name, name)) {
+			*takes_value = co->o.arg;
+			return co->filter;
+		}
+	}
+	/* "GADGET.option" reaches one gadget: judged by its option's name. */
+	dot = strchr(name, '.');
+	if (dot)
+		name = dot + 1;
+	for (int k = 0; k < n; k++) {
+		const struct gadget *g = ss[k]->gadget;
+
+		for (const struct gadget_option *o = g->options; o && o->name; o++) {
+			if (strcmp(o->name, name))
+				continue;
+			*takes_value = o->arg;
+			for (const char *const *r = g->reloadable; r && *r; r++)
+				if (!strcmp(*r, name))
+					return true;
+			return false;
+		}
+	}
+	*takes_value = false;
+	return false;
+}
+
+/*
+ * The options of a config file that SIGHUP cannot change, as one string: a
+ * new file must give the same, or it is refused (a restart is needed).
+ */
+void config_fixed_part(struct session **ss, int n, char **words, int nw, char *out, size_t len)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < nw && o < len; i++) {
+		char name[80];
+		const char *w = words[i], *eq;
+		bool value = false, reload;
+
+		if (w[0] != '-') {
+			o += snprintf(out + o, len - o, "%s ", w); /* a stray word: compared too */
+			continue;
+		}
+		while (*w == '-')
+			w++;
+		eq = strchr(w, '=');
+		snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - w) : (int)strlen(w), w);
+		reload = reloadable(ss, n, name, &value);
+		if (!reload)
+			o += snprintf(out + o, len - o, "%s ", words[i]);
+		if (value && !eq && i + 1 < nw) {
+			i++;
+			if (!reload)
+				o += snprintf(out + o, len - o, "%s ", words[i]);
+		}
+	}
 }

@@ -225,13 +225,18 @@ static void choose_uprobe_links(struct session *s)
 
 /* --- the session's stages ------------------------------------------------- */
 
-static volatile sig_atomic_t exiting;
+static volatile sig_atomic_t exiting, reload_asked;
 
 static void on_signal(int sig)
 {
 	if (exiting)
 		_exit(128 + sig); /* second Ctrl-C: the user means it */
 	exiting = 1;
+}
+
+static void on_sighup(int sig)
+{
+	reload_asked = 1;
 }
 
 static FILE *open_output_file(const char *path)
@@ -263,6 +268,13 @@ struct run {
 	struct metrics *metrics; /* --metrics */
 	struct run_metrics rm;
 	double last_publish;
+	/* --config: the file's words, the command line they were put before, what cannot change. */
+	char **cfg_words, *cfg_store;
+	int nr_cfg_words;
+	char **argv; /* gadget name, the file's words, the command line's */
+	int argc, cmd_argc;
+	char **cmd_argv;
+	char cfg_fixed[2048];
 };
 
 #define for_each_session(r, s, k) for (int k = 0; k < (r)->n && ((s) = (r)->ss[k]); k++)
@@ -328,8 +340,7 @@ static int open_output(struct run *r)
 		return -ENOMEM;
 	}
 	oo.fp = r->fp;
-	for_each_session(r, s, k)
-	{
+	for_each_session (r, s, k) {
 		oo.hex = s->hex_dump;
 		oo.tag = r->n > 1 ? s->gadget->name : NULL;
 		s->json = r->ta.mode == OUT_JSON;
@@ -421,6 +432,8 @@ static int load(struct session *s)
 	/* Wake the reader when an eighth of the buffer waits (see loupe.bpf.h). */
 	wakeup = s->buffer_size / 8;
 	obj_set_rodata(s->obj, "wakeup_bytes", &wakeup, sizeof(wakeup));
+	/* --config: filters and tunables from a map, so that SIGHUP can change them. */
+	obj_set_rodata(s->obj, "dynamic_config", &s->dynamic_config, 1);
 	choose_uprobe_links(s);
 	if ((err = bpf_object__load(s->obj)))
 		loupe_err("the kernel refused the %s BPF programs: %s%s", s->gadget->name,
@@ -443,6 +456,64 @@ static int fill_mntns_map(struct session *s)
 			return -errno;
 		}
 	}
+	return 0;
+}
+
+/* The mount namespaces of --mntns and --container-pid, as the kernel's filter map. */
+static int refill_mntns_map(struct session *s)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(s->obj, "gadget_mntns_filter_map");
+	__u64 key, next;
+
+	while (map && !bpf_map_get_next_key(bpf_map__fd(map), NULL, &next)) {
+		key = next;
+		if (bpf_map_delete_elem(bpf_map__fd(map), &key))
+			break;
+	}
+	return fill_mntns_map(s);
+}
+
+/*
+ * --config: the filters and the gadget's tunables into the loupe_config map
+ * (the kernel reads them there instead of its read-only knobs).  parsed:
+ * the session holding the values (itself at start, one parsed from the new
+ * file on SIGHUP).
+ */
+static int apply_config(struct session *s, const struct session *parsed)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(s->obj, "loupe_config");
+	const struct filter_opts *f = &parsed->filter;
+	struct loupe_config cfg = {
+		.by_pid = f->by_pid,
+		.by_tid = f->by_tid,
+		.by_uid = f->by_uid,
+		.by_gid = f->by_gid,
+		.by_comm = f->by_comm,
+		.pid = f->pid,
+		.tid = f->tid,
+		.uid = f->uid,
+		.gid = f->gid,
+		.by_container = f->nr_containers > 0,
+		.by_mntns = f->nr_mntns > 0 && !f->nr_containers,
+	};
+	__u32 zero = 0;
+	int err;
+
+	memcpy(cfg.comm, f->comm, sizeof(cfg.comm));
+	if (s != parsed)
+		s->filter = *f;
+	if (s->gadget->reconfigure)
+		s->gadget->reconfigure(s, parsed, &cfg);
+	if (!map || bpf_map_update_elem(bpf_map__fd(map), &zero, &cfg, BPF_ANY)) {
+		err = -errno;
+		loupe_err("cannot write the %s configuration map: %s", s->gadget->name,
+			  strerror(errno));
+		return err ?: -EINVAL;
+	}
+	if ((err = refill_mntns_map(s)))
+		return err;
+	if (s != parsed)
+		userfilter_reset(s);
 	return 0;
 }
 
@@ -471,7 +542,7 @@ static int attach(struct run *r, struct session *s)
 {
 	int err;
 
-	if ((err = fill_mntns_map(s)))
+	if ((err = s->dynamic_config ? apply_config(s, s) : fill_mntns_map(s)))
 		return err;
 	/* Containers running now, known (and judged for --container) before any event. */
 	if ((err = userfilter_start(s))) {
@@ -506,6 +577,113 @@ static void tend(struct session *s, double now)
 	s->last_check = now;
 }
 
+/* The command line with the config file's words put before its own: the command line wins. */
+static int compose_argv(struct run *r, int argc, char **argv, char **words, int nw)
+{
+	char **a = calloc(argc + nw + 1, sizeof(*a));
+
+	if (!a)
+		return -ENOMEM;
+	a[0] = argv[0];
+	memcpy(a + 1, words, nw * sizeof(*a));
+	memcpy(a + 1 + nw, argv + 1, (argc - 1) * sizeof(*a));
+	r->argv = a;
+	r->argc = argc + nw;
+	return 0;
+}
+
+/* --config FILE (or --config=FILE), looked for before any parsing. */
+static const char *config_path(int argc, char **argv)
+{
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "--config") && i + 1 < argc)
+			return argv[i + 1];
+		if (!strncmp(argv[i], "--config=", 9))
+			return argv[i] + 9;
+	}
+	return NULL;
+}
+
+static int read_config(struct run *r, const char *path, char ***words, char **store)
+{
+	int nw = config_read(path, words, store);
+
+	if (nw == -EINVAL)
+		loupe_err("--config %s: a quote is not closed", path);
+	else if (nw < 0)
+		loupe_err("--config %s: %s", path, strerror(-nw));
+	return nw;
+}
+
+/* Sessions parsed but never loaded (a SIGHUP's): their state only. */
+static void free_sessions(struct run *r)
+{
+	for (int k = 0; k < r->n; k++) {
+		if (r->ss[k]->gadget->close)
+			r->ss[k]->gadget->close(r->ss[k]);
+		free(r->ss[k]->state);
+		free(r->ss[k]);
+	}
+	r->n = 0;
+}
+
+static int new_sessions(struct run *r, const struct gadget *const *gs, int n);
+
+/*
+ * SIGHUP: read the file again, parse it with the command line into sessions
+ * of the same gadgets, and if it parses and changes only what may change,
+ * write the new filters and tunables into the kernel's config maps.  Nothing
+ * is detached, nothing re-attached; a bad file leaves the old configuration.
+ */
+static void reload_config(struct run *r)
+{
+	struct run tmp = { .ta = { .mode = OUT_COLUMNS } };
+	const struct gadget *gs[MAX_GADGETS];
+	char **words = NULL, *store = NULL, fixed[sizeof(r->cfg_fixed)];
+	size_t links = 0;
+	int nw, err = 0;
+
+	loupe_info(r->ss[0], "SIGHUP: reading %s again", r->ta.config);
+	if ((nw = read_config(r, r->ta.config, &words, &store)) < 0)
+		goto refused;
+	config_fixed_part(r->ss, r->n, words, nw, fixed, sizeof(fixed));
+	if (strcmp(fixed, r->cfg_fixed)) {
+		loupe_err("--config %s changes options other than the filters, --sample and "
+			  "--data-size: those need a restart",
+			  r->ta.config);
+		goto refused;
+	}
+	for (int k = 0; k < r->n; k++)
+		gs[k] = r->ss[k]->gadget;
+	if ((err = new_sessions(&tmp, gs, r->n)) ||
+	    (err = compose_argv(&tmp, r->cmd_argc, r->cmd_argv, words, nw)) ||
+	    (err = parse_trace_args(tmp.ss, tmp.n, &tmp.ta, tmp.argc, tmp.argv)))
+		goto refused;
+	for (int k = 0; k < r->n && !err; k++)
+		err = apply_config(r->ss[k], tmp.ss[k]);
+	if (err)
+		goto refused;
+	/* The new words live on: the filters point into them. */
+	free(r->cfg_words);
+	free(r->cfg_store);
+	if (r->argv != r->cmd_argv)
+		free(r->argv);
+	r->cfg_words = words, r->cfg_store = store, r->nr_cfg_words = nw;
+	r->argv = tmp.argv, r->argc = tmp.argc;
+	for (int k = 0; k < r->n; k++)
+		links += session_link_count(r->ss[k]);
+	fprintf(stderr, "loupe: reconfigured from %s: filters %s (%zu links, none re-attached)\n",
+		r->ta.config, tmp.ta.filters[0] ? tmp.ta.filters : "none", links);
+	free_sessions(&tmp);
+	return;
+refused:
+	loupe_warn("--config %s: keeping the previous configuration", r->ta.config);
+	free_sessions(&tmp);
+	free(tmp.argv);
+	free(words);
+	free(store);
+}
+
 /* Read events until a signal, --timeout, or an error; returns the seconds traced. */
 static double run_loop(struct run *r)
 {
@@ -518,8 +696,9 @@ static double run_loop(struct run *r)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	for_each_session(r, s, k)
-	{
+	if (r->ta.config)
+		signal(SIGHUP, on_sighup);
+	for_each_session (r, s, k) {
 		links += session_link_count(s);
 		s->last_check = s->last_sweep = start;
 	}
@@ -538,10 +717,13 @@ static double run_loop(struct run *r)
 			break;
 		}
 		t = loupe_now_s();
-		for_each_session(r, s, k)
-		{
+		for_each_session (r, s, k) {
 			tend(s, t);
 			output_flush(s->out);
+		}
+		if (reload_asked) {
+			reload_asked = 0;
+			reload_config(r);
 		}
 		if (r->metrics && t - r->last_publish >= 1.0) {
 			run_metrics_update(&r->rm, r->ss, r->n);
@@ -563,15 +745,16 @@ static void finish(struct run *r, double elapsed)
 {
 	struct session *s;
 
-	for_each_session(r, s, k) session_detach_all(s);
+	for_each_session (r, s, k)
+		session_detach_all(s);
 	drain_rings(r->ss, r->n, r->rb);
-	for_each_session(r, s, k)
-	{
+	for_each_session (r, s, k) {
 		if (s->gadget->flush)
 			s->gadget->flush(s);
 		output_flush(s->out);
 	}
-	for_each_session(r, s, k) print_stats(s, elapsed, r->ta.mode == OUT_JSON);
+	for_each_session (r, s, k)
+		print_stats(s, elapsed, r->ta.mode == OUT_JSON);
 	if (r->metrics) { /* the final figures, for a last scrape */
 		run_metrics_update(&r->rm, r->ss, r->n);
 		metrics_publish(r->metrics);
@@ -583,8 +766,7 @@ static void teardown(struct run *r)
 	struct session *s;
 
 	ring_buffer__free(r->rb);
-	for_each_session(r, s, k)
-	{
+	for_each_session (r, s, k) {
 		session_detach_all(s);
 		free(s->links);
 		free(s->link_fds);
@@ -635,18 +817,39 @@ static int new_sessions(struct run *r, const struct gadget *const *gs, int n)
 static int run_gadgets(const struct gadget *const *gs, int n, int argc, char **argv)
 {
 	struct run run = { .ta = { .mode = OUT_COLUMNS } }, *r = &run;
-	double elapsed = 0;
+	const char *config = config_path(argc, argv);
 	uint64_t events = 0, bytes = 0;
+	double elapsed = 0;
 	struct session *s;
-	int err;
+	int err = 0;
 
-	if (!(err = new_sessions(r, gs, n)) &&
-	    !(err = parse_trace_args(r->ss, n, &r->ta, argc, argv))) {
+	r->cmd_argc = r->argc = argc;
+	r->cmd_argv = r->argv = argv;
+	if (config) {
+		int nw = read_config(r, config, &r->cfg_words, &r->cfg_store);
+
+		if (nw < 0)
+			return exit_status(nw == -EINVAL ? -EINVAL : -EIO);
+		r->nr_cfg_words = nw;
+		err = compose_argv(r, argc, argv, r->cfg_words, nw);
+	}
+	if (!err && !(err = new_sessions(r, gs, n)) &&
+	    !(err = parse_trace_args(r->ss, n, &r->ta, r->argc, r->argv))) {
 		verbosity = r->ss[0]->verbose;
 		libbpf_set_print(libbpf_print);
+		if (config) {
+			config_fixed_part(r->ss, n, r->cfg_words, r->nr_cfg_words, r->cfg_fixed,
+					  sizeof(r->cfg_fixed));
+			for_each_session (r, s, k)
+				s->dynamic_config = true;
+		}
 		if (!(err = open_output(r)) && !(err = check_host(r, argc, argv))) {
-			for_each_session(r, s, k) if (!err) err = load(s);
-			for_each_session(r, s, k) if (!err) err = attach(r, s);
+			for_each_session (r, s, k)
+				if (!err)
+					err = load(s);
+			for_each_session (r, s, k)
+				if (!err)
+					err = attach(r, s);
 			if (!err && r->metrics)
 				err = serve_metrics(r);
 			if (!err) {
@@ -654,8 +857,7 @@ static int run_gadgets(const struct gadget *const *gs, int n, int argc, char **a
 				finish(r, elapsed);
 			}
 		}
-		for_each_session(r, s, k)
-		{
+		for_each_session (r, s, k) {
 			events += s->received - s->dropped;
 			bytes += s->bytes;
 		}
@@ -663,6 +865,10 @@ static int run_gadgets(const struct gadget *const *gs, int n, int argc, char **a
 		audit_stop(exit_status(err), events, bytes, elapsed);
 	}
 	teardown(r);
+	if (r->argv != argv)
+		free(r->argv);
+	free(r->cfg_words);
+	free(r->cfg_store);
 	return exit_status(err);
 }
 

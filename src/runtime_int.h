@@ -21,6 +21,7 @@ struct trace_args {
 	const char *audit_log;
 	bool help;
 	const char *metrics; /* --metrics ADDR:PORT */
+	const char *config;  /* --config FILE */
 	bool no_events;
 	char filters[1024]; /* the filter options as typed, for the audit record */
 };
@@ -29,12 +30,15 @@ struct trace_args {
 int parse_trace_args(struct session **ss, int n, struct trace_args *ta, int argc, char **argv);
 void trace_usage(FILE *fp, const struct gadget *g, bool common);
 int apply_knobs(struct session *s);
+int config_read(const char *path, char ***words, char **store);
+void config_fixed_part(struct session **ss, int n, char **words, int nw, char *out, size_t len);
 int set_filters(struct session *s);
 
 /* userfilter.c */
 int userfilter_start(struct session *s);
 int userfilter_notice(void *ctx, void *data, size_t size);
 void userfilter_sweep(struct session *s);
+void userfilter_reset(struct session *s);
 void userfilter_free(struct session *s);
 
 /* The runtime's own metrics families (accounting.c fills them from the books). */

@@ -149,6 +149,24 @@ int userfilter_start(struct session *s)
 	return mntns_foreach(judge_running, s);
 }
 
+/* --config changed the filters: every namespace is judged again. */
+void userfilter_reset(struct session *s)
+{
+	struct userfilter *uf = s->userfilter;
+	__u64 key, next;
+
+	if (!uf)
+		return;
+	memset(uf->v, 0, sizeof(uf->v));
+	while (uf->map_fd >= 0 && !bpf_map_get_next_key(uf->map_fd, NULL, &next)) {
+		key = next;
+		if (bpf_map_delete_elem(uf->map_fd, &key))
+			break;
+	}
+	if (s->filter.nr_containers)
+		mntns_foreach(judge_running, s);
+}
+
 /* A namespace no process lives in: forgotten everywhere. */
 static void forget(uint64_t key, void *ctx)
 {

@@ -108,13 +108,41 @@ static __always_inline __u64 loupe_task_mntns_key(struct task_struct *task)
 	return 0;
 }
 
-static __always_inline bool loupe_comm_matches(void)
+/* --config: the filters and gadget slots as SIGHUP last set them (see loupe_types.h). */
+const volatile bool dynamic_config = false;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct loupe_config);
+} loupe_config SEC(".maps");
+
+static __always_inline const struct loupe_config *loupe_config_now(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&loupe_config, &zero);
+}
+
+/* A gadget's tunable: its read-only knob, or with --config the slot SIGHUP sets. */
+static __always_inline __u64 loupe_tunable(__u64 knob, int slot)
+{
+	const struct loupe_config *cfg;
+
+	if (!dynamic_config || slot < 0 || slot >= LOUPE_CONFIG_SLOTS)
+		return knob;
+	cfg = loupe_config_now();
+	return cfg ? cfg->slot[slot] : knob;
+}
+
+static __always_inline bool loupe_comm_is(const volatile char *want)
 {
 	char comm[LOUPE_COMM_LEN];
 
 	bpf_get_current_comm(comm, sizeof(comm));
 	for (int i = 0; i < LOUPE_COMM_LEN; i++) {
-		if (comm[i] != filter_comm[i])
+		if (comm[i] != want[i])
 			return false;
 		if (!comm[i])
 			break;
@@ -122,14 +150,53 @@ static __always_inline bool loupe_comm_matches(void)
 	return true;
 }
 
+static __always_inline bool loupe_comm_matches(void)
+{
+	return loupe_comm_is(filter_comm);
+}
+
 /*
  * True when the current task must not be traced.  Each test is compiled in
  * but removed by the verifier's dead-code pass when its knob is off.
  */
+/* The same filters, from the loupe_config map (--config). */
+static __always_inline bool loupe_discard_dynamic(void)
+{
+	const struct loupe_config *cfg = loupe_config_now();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 uid_gid = bpf_get_current_uid_gid();
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	if (!cfg)
+		return false;
+	if ((cfg->by_pid && (pid_tgid >> 32) != cfg->pid) ||
+	    (cfg->by_tid && (__u32)pid_tgid != cfg->tid) ||
+	    (cfg->by_uid && (__u32)uid_gid != cfg->uid) ||
+	    (cfg->by_gid && (uid_gid >> 32) != cfg->gid))
+		return true;
+	if (cfg->by_mntns) {
+		__u64 mntns = loupe_task_mntns(task);
+
+		if (!bpf_map_lookup_elem(&gadget_mntns_filter_map, &mntns))
+			return true;
+	}
+	if (cfg->by_container) {
+		__u64 key = loupe_task_mntns_key(task);
+		__u8 *keep = bpf_map_lookup_elem(&gadget_container_filter_map, &key);
+
+		if (keep && !*keep)
+			return true;
+	}
+	return cfg->by_comm && !loupe_comm_is(cfg->comm);
+}
+
 static __always_inline bool loupe_discard_current(void)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u64 uid_gid = bpf_get_current_uid_gid();
+
+	if (dynamic_config)
+		return loupe_discard_dynamic();
 
 	if (filter_by_pid && (pid_tgid >> 32) != filter_pid)
 		return true;

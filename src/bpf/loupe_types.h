@@ -54,6 +54,21 @@ struct loupe_notice {
 };
 
 /*
+ * --config: what the kernel reads from the loupe_config map instead of its
+ * read-only knobs, so that SIGHUP can change it without detaching a probe:
+ * the common filters, and a few slots a gadget gives a meaning to (ssl:
+ * sampling and data size).
+ */
+#define LOUPE_CONFIG_SLOTS 4
+
+struct loupe_config {
+	__u8 by_pid, by_tid, by_uid, by_gid, by_comm, by_mntns, by_container, pad;
+	__u32 pid, tid, uid, gid;
+	char comm[LOUPE_COMM_LEN];
+	__u64 slot[LOUPE_CONFIG_SLOTS];
+};
+
+/*
  * Event and loss counters, one per-CPU slot each in the loupe_counters map.
  * The runtime sums and prints them; gadgets name their own slots from
  * LOUPE_CNT_GADGET on.  They let the runtime check, at exit, that every event

@@ -119,6 +119,21 @@ class Loupe:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def own_copy(path, prefix):
+    """A copy of program `path` under a name of its own (prefix + random, 15
+    characters: a whole command name), so that --comm matches this test's
+    process and no other, even with other suites running at the same time.
+    Returns (the copy's path, its command name)."""
+    import secrets
+    comm = (prefix + secrets.token_hex(8))[:15]
+    d = tempfile.mkdtemp(prefix="loupe-own-")
+    os.chmod(d, 0o755)
+    dst = os.path.join(d, comm)
+    shutil.copy(path, dst)
+    os.chmod(dst, 0o755)
+    return dst, comm
+
+
 def run(cmd, timeout=60, **kw):
     return subprocess.run(cmd, timeout=timeout, capture_output=True, **kw)
 

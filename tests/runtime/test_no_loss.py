@@ -21,10 +21,11 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tcp"))
-from loupetest import TAP, Loupe, OUTPUT, free_port, require_root, run  # noqa: E402
+from loupetest import TAP, Loupe, OUTPUT, free_port, own_copy, require_root, run  # noqa: E402
 from tcputil import Peer  # noqa: E402
 
-TLS_LOOP = os.path.join(OUTPUT, "bench", "tls_loop")
+# Our loop under a name of its own: other suites may run tls_loop meanwhile.
+TLS_LOOP, LOOP_COMM = own_copy(os.path.join(OUTPUT, "bench", "tls_loop"), "lpt-nl-")
 RUNS = int(os.environ.get("LOUPE_NO_LOSS_RUNS", "20"))
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -71,14 +72,14 @@ def check_case(name, runs, want_no_loss):
 
 # --- ssl: a TLS loop of 16 KiB and of 64 B messages ---------------------------------
 def ssl_run(size, iters, buf):
-    args = ["trace", "ssl", "--comm", "tls_loop"]
+    args = ["trace", "ssl", "--comm", LOOP_COMM]
     if buf:
         args += ["--buffer-size", buf]
     lp = Loupe(args)
     out = run([TLS_LOOP, "bench", str(size), str(iters)], timeout=120)
     lp.stop()
     info = dict(line.split() for line in out.stdout.decode().splitlines())
-    printed = sum(1 for e in lp.events() if e["comm"] == "tls_loop")
+    printed = sum(1 for e in lp.events() if e["comm"] == LOOP_COMM)
     st = lp.stats()
     lp.cleanup()
     return int(info["tls_calls"]), printed, st
@@ -128,14 +129,15 @@ for buf in (None, "64M", "256K"):
 # --- capabilities: a storm of denied setpriority calls ----------------------------------
 work = tempfile.mkdtemp(prefix="lpt-noloss-caps-")
 os.chmod(work, 0o755)
-helper = os.path.join(work, "lpt_deny")
+helper = os.path.join(work, "lpt_deny_" + str(os.getpid())[-6:])  # a name of its own
 r = run(["cc", "-O2", "-o", helper, os.path.join(HERE, "..", "capabilities", "prio_helper.c")])
 tap.ok(r.returncode == 0, "build the denial helper", r.stderr)
 nobody = pwd.getpwnam("nobody")
 
 
 def caps_run(n, buf):
-    args = ["trace", "capabilities", "--comm", "lpt_deny", "--denied-only", "--cap", "CAP_SYS_NICE"]
+    args = ["trace", "capabilities", "--comm", os.path.basename(helper)[:15], "--denied-only",
+            "--cap", "CAP_SYS_NICE"]
     if buf:
         args += ["--buffer-size", buf]
     lp = Loupe(args)

@@ -10,9 +10,10 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from loupetest import LOUPE, OUTPUT, TAP, Loupe, require_root, run  # noqa: E402
+from loupetest import LOUPE, OUTPUT, TAP, Loupe, own_copy, require_root, run  # noqa: E402
 
-TLS_LOOP = os.path.join(OUTPUT, "bench", "tls_loop")
+# Our loop under a name of its own: other suites may run tls_loop meanwhile.
+TLS_LOOP, LOOP_COMM = own_copy(os.path.join(OUTPUT, "bench", "tls_loop"), "lpt-rt-")
 tap = TAP()
 require_root(tap)
 tmp = tempfile.mkdtemp(prefix="loupe-rt-")
@@ -63,7 +64,7 @@ path = os.path.join(tmp, "events.json")
 with open(path, "w") as f:
     f.write("old")
 os.chmod(path, 0o644)
-lp = Loupe(["trace", "ssl", "--comm", "tls_loop", "--output-file", path, "--fields",
+lp = Loupe(["trace", "ssl", "--comm", LOOP_COMM, "--output-file", path, "--fields",
             "comm,operation,len"], json_output=True)
 run([TLS_LOOP, "bench", "100", "20"])
 lp.stop()
@@ -86,7 +87,7 @@ tap.ok(took < 15, f"--timeout 1 stopped after {took:.1f}s")
 
 # --- lost events are counted and shown, never silent -----------------------------
 # A 4 KiB ring buffer cannot hold a 64 KiB write: every such record is lost.
-lp = Loupe(["trace", "ssl", "--comm", "tls_loop", "--buffer-size", "4K"])
+lp = Loupe(["trace", "ssl", "--comm", LOOP_COMM, "--buffer-size", "4K"])
 run([TLS_LOOP, "bench", "65536", "50"])
 time.sleep(1.5)	# the running warning is printed once a second
 lp.stop()
@@ -104,7 +105,7 @@ lp.cleanup()
 for env, kind in (({}, "uprobe_multi or perf-event (best)"),
                   ({"LOUPE_NO_UPROBE_MULTI": "1"}, "perf-event uprobes (forced)")):
     os.environ.update(env)
-    lp = Loupe(["trace", "ssl", "--comm", "tls_loop", "-v"])
+    lp = Loupe(["trace", "ssl", "--comm", LOOP_COMM, "-v"])
     out = run([TLS_LOOP, "bench", "100", "20"])
     lp.stop()
     os.environ.pop("LOUPE_NO_UPROBE_MULTI", None)
@@ -118,7 +119,7 @@ for env, kind in (({}, "uprobe_multi or perf-event (best)"),
     lp.cleanup()
 
 # --- columns output escapes untrusted bytes ---------------------------------------
-lp = Loupe(["trace", "ssl", "--comm", "tls_loop", "--fields", "comm,operation,data"],
+lp = Loupe(["trace", "ssl", "--comm", LOOP_COMM, "--fields", "comm,operation,data"],
            json_output=False)
 run([TLS_LOOP, "stream", "4096", "8192", "3"])	# pseudo-random binary payloads
 lp.stop()

@@ -202,15 +202,16 @@ static __always_inline int hs_exit(void)
 
 static __always_inline bool sampled_out(void)
 {
+	__u64 every = loupe_tunable(sample_every, SSL_SLOT_SAMPLE);
 	__u32 zero = 0;
 	__u64 *n;
 
-	if (sample_every <= 1)
+	if (every <= 1)
 		return false;
 	n = bpf_map_lookup_elem(&ssl_sample, &zero);
 	if (!n)
 		return false;
-	if ((*n)++ % sample_every == 0)
+	if ((*n)++ % every == 0)
 		return false;
 	loupe_count(SSL_CNT_SAMPLED_OUT);
 	return true;
@@ -339,6 +340,7 @@ static __always_inline int ssl_exit(struct pt_regs *ctx)
 	__u32 zero = 0, captured;
 	__u8 flags = 0;
 	long ret, len;
+	__u64 max;
 
 	callp = bpf_map_lookup_elem(&ssl_context, &tid);
 	if (!callp)
@@ -362,7 +364,8 @@ static __always_inline int ssl_exit(struct pt_regs *ctx)
 	hdr->len = len;
 	hdr->op = call.op;
 	fill_sock(&hdr->sock, call.conn);
-	captured = (__u64)len < max_data ? len : max_data;
+	max = loupe_tunable(max_data, SSL_SLOT_MAX_DATA);
+	captured = (__u64)len < max ? len : max;
 	if (captured > SSL_MAX_DATA)
 		captured = SSL_MAX_DATA;
 	hdr->captured = captured;

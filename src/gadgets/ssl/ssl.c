@@ -158,6 +158,27 @@ static void choose_programs(struct ssl_state *st, struct ssl_bpf *skel)
 	bpf_program__set_autoload(skel->progs.trace_sched_process_exec, !st->no_follow);
 }
 
+/* --config: --sample, --data-size and --no-data change without a restart. */
+static const char *const ssl_reloadable[] = { "sample", "data-size", "no-data", NULL };
+
+static uint64_t ssl_max_data(const struct ssl_state *st)
+{
+	return st->no_data ? 0 : st->data_size ? st->data_size : SSL_DEFAULT_DATA;
+}
+
+static void ssl_reconfigure(struct session *s, const struct session *parsed,
+			    struct loupe_config *cfg)
+{
+	struct ssl_state *st = s->state;
+	const struct ssl_state *p = parsed->state;
+
+	st->sample = p->sample;
+	st->data_size = p->data_size;
+	st->no_data = p->no_data;
+	cfg->slot[SSL_SLOT_SAMPLE] = st->sample ? st->sample : 1;
+	cfg->slot[SSL_SLOT_MAX_DATA] = ssl_max_data(st);
+}
+
 static int ssl_configure(struct session *s)
 {
 	struct ssl_state *st = s->state;
@@ -167,7 +188,7 @@ static int ssl_configure(struct session *s)
 	/* Before anything is loaded: files that cannot be written stop us here. */
 	if ((err = analyses_open(s)))
 		return err == -ENOMEM ? (loupe_err("out of memory"), err) : err;
-	skel->rodata->max_data = st->no_data ? 0 : st->data_size ? st->data_size : SSL_DEFAULT_DATA;
+	skel->rodata->max_data = ssl_max_data(st);
 	if (s->metrics)
 		st->m_calls = metrics_histogram(s->metrics, "loupe_tls_call_duration_seconds",
 						"time spent in TLS library calls", "library,operation",
@@ -469,6 +490,8 @@ static const struct gadget ssl_gadget = {
 	.parse_option = ssl_parse_option,
 	.check = ssl_check,
 	.configure = ssl_configure,
+	.reloadable = ssl_reloadable,
+	.reconfigure = ssl_reconfigure,
 	.attach = ssl_attach,
 	.handle = ssl_handle,
 	.tick = ssl_tick,

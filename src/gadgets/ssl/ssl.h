@@ -17,6 +17,10 @@
 
 #include "probes.h"
 
+/* The ssl gadget's --config slots (struct loupe_config): changed by SIGHUP. */
+#define SSL_SLOT_SAMPLE 0   /* --sample N */
+#define SSL_SLOT_MAX_DATA 1 /* --data-size, --no-data */
+
 /* One operation per probed function (probes.h), then the notices. */
 enum ssl_op {
 #define SSL_OP_ENUM(lib, func, kind, dir, flags) SSL_OP_##func,
