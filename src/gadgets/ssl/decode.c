@@ -29,25 +29,31 @@ void decode_verdict(struct ssl_conn *conn, enum proto_id p, enum proto_verdict v
 /* Columns: one line that says what the row is; JSON has it in data too. */
 static void summary(char *buf, size_t len, const struct proto_msg *m)
 {
+	const char *method = m->method ? m->method : "";
 	char lat[32] = "";
 
+	buf[0] = '\0';
 	if (m->kind == PROTO_REQUEST) {
-		snprintf(buf, len, "%s%s%s%s", m->service ? m->service : "",
-			 m->service && m->service[0] ? "/" : "", m->method ? m->method : "",
-			 m->request && m->request[0] && !m->service ? " " : "");
-		if (m->request && !m->service)
+		/* gRPC: service/method; SQL: query ...; Redis: the command line itself. */
+		if (m->service) {
+			snprintf(buf, len, "%s/%s", m->service, method);
+			return;
+		}
+		if (!m->request || strncasecmp(m->request, method, strlen(method)))
+			snprintf(buf, len, "%s ", method);
+		if (m->request)
 			text_append(buf, len, m->request, strlen(m->request));
 		return;
 	}
 	if (m->has_latency)
 		format_duration(lat, sizeof(lat), m->latency_ns);
-	snprintf(buf, len, "%s%s%s%s%s%s%s%s",
-		 m->error    ? m->error
-		 : m->result ? m->result
-			     : "",
-		 m->code && m->code[0] && m->error ? " (" : "", m->code && m->error ? m->code : "",
-		 m->code && m->code[0] && m->error ? ")" : "", m->method ? " for " : "",
-		 m->method ? m->method : "", lat[0] ? " after " : "", lat);
+	if (m->error)
+		snprintf(buf, len, "%s%s%s%s", m->error, m->code && m->code[0] ? " (" : "",
+			 m->code ? m->code : "", m->code && m->code[0] ? ")" : "");
+	else
+		snprintf(buf, len, "%s", m->result ? m->result : "");
+	snprintf(buf + strlen(buf), len - strlen(buf), "%s%s%s%s", m->method ? " for " : "", method,
+		 lat[0] ? " after " : "", lat);
 }
 
 void decode_emit(struct session *s, const struct ssl_record *r, enum proto_id p,

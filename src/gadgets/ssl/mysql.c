@@ -341,8 +341,8 @@ static bool ok_packet(struct my_item *it, const struct keep *b)
 
 	if (lenenc(b, &pos, &affected) && it->cmd != COM_STMT_PREPARE)
 		it->rows = (it->rows < 0 ? 0 : it->rows) + affected;
-	if (!it->result[0])
-		text_set(it->result, sizeof(it->result), "OK", 2);
+	snprintf(it->result, sizeof(it->result), "OK, %lld rows affected",
+		 (long long)(it->rows < 0 ? 0 : it->rows));
 	if (!lenenc(b, &pos, &id) || pos + 2 > b->len)
 		return false;
 	return le16(b->buf + pos) & SERVER_MORE_RESULTS_EXISTS;
@@ -361,6 +361,8 @@ static bool end_of_rows(struct my_conn *c, struct my_item *it, const struct keep
 		more = b->len >= 5 && (le16(b->buf + 3) & SERVER_MORE_RESULTS_EXISTS);
 	}
 	it->rstate = R_FIRST;
+	snprintf(it->result, sizeof(it->result), "%lld rows",
+		 (long long)(it->rows < 0 ? 0 : it->rows));
 	return !more;
 }
 
@@ -456,6 +458,8 @@ static bool server_step(struct my_conn *c, struct my_item *it, const struct my_d
 		return false;
 	}
 	snprintf(it->result, sizeof(it->result), "%llu columns", (unsigned long long)ncols);
+	if (it->rows < 0)
+		it->rows = 0;
 	it->rstate = R_COLDEFS;
 	it->left = ncols;
 	return false;

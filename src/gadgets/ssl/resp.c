@@ -457,6 +457,12 @@ static void feed_dir(struct resp_conn *c, int dir, uint8_t *data, size_t len, ui
 		case ST_TYPE:
 			d->type = *data;
 			d->inline_cmd = false;
+			/* Empty lines between inline commands (redis-cli --pipe sends one). */
+			if (client && !d->depth && (d->type == '\r' || d->type == '\n')) {
+				data++;
+				len--;
+				break;
+			}
 			if (!is_type(d->type)) {
 				/* Inline commands: only a client, only at the top. */
 				if (!client || d->depth || !isalpha(d->type))
