@@ -427,16 +427,18 @@ static bool line_done(struct resp_conn *c, struct resp_dir *d, bool client,
 	}
 }
 
-static void bulk_bytes(struct resp_dir *d, bool client, uint8_t *p, size_t n)
+static void bulk_bytes(struct resp_dir *d, bool client, bool redact, uint8_t *p, size_t n)
 {
-	size_t room = sizeof(d->val) - 1 - d->val_len;
+	size_t room = sizeof(d->val) - 1 - d->val_len, from = 0;
 
-	if (client && d->mask_arg) {
-		/* ACL SETUSER rules: the first byte says what they are; it stays. */
-		for (size_t i = 0; i < n; i++)
-			if (!(d->subcmd_setuser && d->val_len + i == 0))
-				p[i] = '*';
+	/* ACL SETUSER rules: >pass <pass #hash !hash; their first byte stays. */
+	if (client && redact && d->subcmd_setuser && d->argi >= 3 && !d->val_len &&
+	    strchr("><#!", p[0]) && p[0]) {
+		d->mask_arg = true;
+		from = 1;
 	}
+	if (client && redact && d->mask_arg)
+		memset(p + from, '*', n - from);
 	memcpy(d->val + d->val_len, p, n < room ? n : room);
 	d->val_len += n < room ? n : room;
 	d->val[d->val_len] = '\0';
@@ -501,9 +503,7 @@ static void feed_dir(struct resp_conn *c, int dir, uint8_t *data, size_t len, ui
 		case ST_BULK:
 			if (d->bulk_left > 2) {
 				n = d->bulk_left - 2 < len ? d->bulk_left - 2 : len;
-				if (!redact)
-					d->mask_arg = false;
-				bulk_bytes(d, client, data, n);
+				bulk_bytes(d, client, redact, data, n);
 			} else {
 				/* The CRLF after the payload. */
 				n = 1;
