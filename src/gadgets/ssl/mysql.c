@@ -254,7 +254,7 @@ static void login(struct my_conn *c, const struct keep *b, const struct my_out *
 static void client_payload(struct my_conn *c, struct my_dir *d, const struct my_out *o)
 {
 	const struct keep *b = &d->body;
-	const uint8_t *p = b->buf + 1;
+	const uint8_t *p;
 	size_t n = b->len ? b->len - 1 : 0;
 	struct my_item *it;
 	char id[16];
@@ -268,6 +268,7 @@ static void client_payload(struct my_conn *c, struct my_dir *d, const struct my_
 	if (c->phase == PH_AUTH || d->seq != 0 || !b->len)
 		return; /* auth data, LOCAL INFILE contents */
 	cmd = b->buf[0];
+	p = b->buf + 1;
 	switch (cmd) {
 	case COM_QUERY:
 		/* MySQL 8 query attributes: counts first; none is "\0\1". */

@@ -164,11 +164,12 @@ static const char *body_str(const struct keep *b)
 /* The NUL-terminated string at *pos of body, or NULL; *pos moves past it. */
 static const char *cstr(const struct keep *b, size_t *pos, size_t *len)
 {
-	const char *s = (const char *)b->buf + *pos;
+	const char *s;
 	const uint8_t *nul;
 
 	if (*pos >= b->len)
 		return NULL;
+	s = (const char *)b->buf + *pos;
 	nul = memchr(b->buf + *pos, 0, b->len - *pos);
 	if (!nul)
 		return NULL;
