@@ -17,9 +17,15 @@ TEST="python3 openssl curl wget ca-certificates
 gnutls-bin libnss3-tools nodejs nginx nghttp2-client nghttp2-server
 socat netcat-openbsd iproute2 util-linux procps psmisc
 tshark
-qemu-system-x86 seabios busybox-static debian-archive-keyring"
+qemu-system-x86 seabios busybox-static debian-archive-keyring
+postgresql mariadb-server mariadb-client redis-server redis-tools
+python3-grpcio python3-psycopg2 php-cli php-mysql"
 # Real TLS clients and servers of every library, network tools, tshark to
 # read our pcap files; qemu and busybox boot other kernels (make check-kernels).
+# Servers and clients the protocol decoders are tested against over TLS
+# (tests/ssl/test_proto_*.py): PostgreSQL (psql, pgbench), MariaDB, Redis 7
+# (built with TLS), gRPC and psycopg2 for Debian's python3, and PHP's PDO
+# (the one packaged MySQL client with server-side prepared statements).
 
 missing=""
 for p in $BUILD $TEST; do

@@ -61,7 +61,9 @@ def server(port, cert, key):
 def client(port, cert):
     creds = grpc.ssl_channel_credentials(root_certificates=open(cert, "rb").read())
     with grpc.secure_channel(f"localhost:{port}", creds) as ch:
-        print("Say", ch.unary_unary("/test.Echo/Say")(b"hello", timeout=10))
+        # Metadata named like a credential: --redact masks its value.
+        print("Say", ch.unary_unary("/test.Echo/Say")(
+            b"hello", timeout=10, metadata=(("x-user-token", "tok-SECRET-4242"),)))
         print("Count", list(ch.unary_stream("/test.Echo/Count")(b"abc", timeout=10)))
         print("Sum", ch.stream_unary("/test.Echo/Sum")(iter([b"12", b"345"]), timeout=10))
         print("Chat", list(ch.stream_stream("/test.Echo/Chat")(iter([b"x", b"yz"]), timeout=10)))

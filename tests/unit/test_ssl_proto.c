@@ -468,7 +468,7 @@ static void mysql_session(bool bytewise)
 	assert_string_equal(s.r[7].result, "statement 7, 1 params, 1 columns");
 	assert_string_equal(s.r[8].method, "execute");
 	assert_string_equal(s.r[8].request, "select ? + 1");
-	assert_string_equal(s.r[9].result, "1 rows");
+	assert_string_equal(s.r[9].result, "1 row");
 	assert_int_equal(d->stats(c)->malformed + d->stats(c)->unpaired, 0);
 	d->destroy(c);
 }
@@ -509,7 +509,7 @@ static void test_mysql_deprecate_eof_and_redact(void **state)
 	feed(d, c, 0, &b, 4, false, true, &s);
 	assert_int_equal(s.n, 4);
 	assert_string_equal(s.r[2].request, "update u set pw='****' where n=\"***\"");
-	assert_string_equal(s.r[3].result, "1 rows");
+	assert_string_equal(s.r[3].result, "1 row");
 	d->destroy(c);
 }
 

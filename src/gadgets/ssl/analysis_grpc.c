@@ -43,11 +43,6 @@ bool grpc_on_http(struct session *s, struct ssl_conn *conn, const struct ssl_rec
 	return grpc_event(conn->an[AN_GRPC], m, decode_row_cb, &ctx);
 }
 
-bool grpc_conn_calls(const struct ssl_conn *conn)
-{
-	return conn->an[AN_GRPC] && grpc_calls(conn->an[AN_GRPC]);
-}
-
 static void grpc_conn_end(struct session *s, struct ssl_conn *conn)
 {
 	struct ssl_state *st = s->state;

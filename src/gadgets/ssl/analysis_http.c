@@ -142,7 +142,7 @@ static int http_feed(struct session *s, struct ssl_call *c)
 	else if (verdict > 0 && (hs->rows || (hs->grpc && http_conn_is_h2(h))))
 		decode_verdict(conn, PROTO_HTTP, VERDICT_YES);
 	if (conn->proto_claimed == 1 + PROTO_HTTP && !conn->broken &&
-	    http_conn_dir_alive(h, c->write) && (hs->rows || grpc_conn_calls(conn)))
+	    http_conn_dir_alive(h, c->write) && (hs->rows || http_conn_is_h2(h)))
 		c->decoded = true;
 	return 0;
 }
@@ -156,8 +156,11 @@ static void http_conn_end(struct session *s, struct ssl_conn *conn)
 	if (!conn->an[AN_HTTP])
 		return;
 	stats = http_conn_stats(conn->an[AN_HTTP]);
-	/* Another protocol's connection is no HTTP error. */
-	if (!decode_taken(conn, PROTO_HTTP))
+	/*
+	 * Only HTTP's own connections: the others are another protocol's, or
+	 * counted as not recognised (analysis.c).
+	 */
+	if (conn->proto_claimed == 1 + PROTO_HTTP)
 		hs->errors += stats->hpack_errors + stats->parse_errors;
 	hs->late_masks += stats->late_masks;
 	http_conn_free(conn->an[AN_HTTP]);
@@ -172,8 +175,8 @@ static void http_close(struct session *s)
 	if (!hs)
 		return;
 	if (hs->rows && hs->errors)
-		loupe_warn("%llu HTTP connection directions could not be decoded (not HTTP, "
-			   "started before loupe, or bytes missing)",
+		loupe_warn("%llu HTTP connection directions could not be decoded past malformed "
+			   "bytes or bytes missing",
 			   (unsigned long long)hs->errors);
 	if (hs->redact && hs->late_masks)
 		loupe_warn("%llu HTTP/2 header values split across calls were shown unmasked in "

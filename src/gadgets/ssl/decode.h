@@ -50,8 +50,6 @@ void decode_close(struct session *s, int an);
 struct http_msg;
 bool grpc_on_http(struct session *s, struct ssl_conn *conn, const struct ssl_record *r,
 		  const struct http_msg *m);
-/* gRPC calls were seen on this connection. */
-bool grpc_conn_calls(const struct ssl_conn *conn);
 
 /* What went wrong, for the warning at exit; nothing when all went well. */
 void decode_report(const char *name, const struct proto_stats *st, uint64_t broken);

@@ -83,7 +83,7 @@ struct h2_dir {
 	uint32_t flen, fsid;
 	uint8_t ftype, fflags;
 	size_t fgot;
-	uint8_t dpad; /* a DATA frame's padding */
+	uint8_t dpad;	     /* a DATA frame's padding */
 	struct segbuf frame; /* payload of header-carrying frames */
 	struct segbuf block; /* header block being assembled */
 	bool in_block, block_end_stream, block_push;
@@ -687,7 +687,9 @@ static bool h2_inflate(struct http_conn *c, struct h2_dir *d, bool redact, struc
 	for (;;) {
 		nghttp2_nv nv;
 		int flags = 0;
-		ssize_t rv = nghttp2_hd_inflate_hd2(d->inflater, &nv, &flags, b->buf + pos,
+		/* An empty block has no buffer: no pointer arithmetic on NULL. */
+		ssize_t rv = nghttp2_hd_inflate_hd2(d->inflater, &nv, &flags,
+						    b->buf ? b->buf + pos : (uint8_t *)"",
 						    b->len - pos, 1);
 		size_t start = pos;
 
@@ -795,11 +797,20 @@ static void h2_block_done(struct http_conn *c, struct h2_dir *d, int dir, uint64
 static void h2_data(struct http_conn *c, struct h2_dir *d, int dir, uint64_t ts, const uint8_t *p,
 		    size_t n, bool end, http_cb cb, void *ctx)
 {
-	struct http_msg m = { .kind = HTTP_DATA, .version = 20,	     .dir = dir,
-			      .ts_ns = ts,	 .stream_id = d->fsid, .method = "",
-			      .path = "",	 .authority = "",      .head = "",
-			      .content_type = "", .body_len = -1,	     .end_stream = end,
-			      .data = p,	 .data_len = n };
+	struct http_msg m = { .kind = HTTP_DATA,
+			      .version = 20,
+			      .dir = dir,
+			      .ts_ns = ts,
+			      .stream_id = d->fsid,
+			      .method = "",
+			      .path = "",
+			      .authority = "",
+			      .head = "",
+			      .content_type = "",
+			      .body_len = -1,
+			      .end_stream = end,
+			      .data = p,
+			      .data_len = n };
 
 	cb(ctx, &m);
 }
@@ -810,6 +821,9 @@ static void h2_data_bytes(struct http_conn *c, struct h2_dir *d, int dir, uint64
 {
 	size_t start = 0, end, pos = d->fgot;
 
+	/* A frame header can end a call: no payload byte yet. */
+	if (!n)
+		return;
 	if (d->fflags & NGHTTP2_FLAG_PADDED) {
 		if (pos == 0) {
 			d->dpad = p[0];
@@ -871,10 +885,17 @@ static void h2_frame_done(struct http_conn *c, struct h2_dir *d, int dir, uint64
 		if (r)
 			r->used = false;
 		if (c->frames) {
-			struct http_msg m = { .kind = HTTP_RESET,  .version = 20,	.dir = dir,
-					      .ts_ns = ts,	   .stream_id = d->fsid, .method = "",
-					      .path = "",	   .authority = "",	.head = "",
-					      .content_type = "", .body_len = -1 };
+			struct http_msg m = { .kind = HTTP_RESET,
+					      .version = 20,
+					      .dir = dir,
+					      .ts_ns = ts,
+					      .stream_id = d->fsid,
+					      .method = "",
+					      .path = "",
+					      .authority = "",
+					      .head = "",
+					      .content_type = "",
+					      .body_len = -1 };
 
 			m.status = end >= 4 ? (int)be32(p) : 0;
 			cb(ctx, &m);

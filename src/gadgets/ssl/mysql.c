@@ -342,8 +342,8 @@ static bool ok_packet(struct my_item *it, const struct keep *b)
 
 	if (lenenc(b, &pos, &affected) && it->cmd != COM_STMT_PREPARE)
 		it->rows = (it->rows < 0 ? 0 : it->rows) + affected;
-	snprintf(it->result, sizeof(it->result), "OK, %lld rows affected",
-		 (long long)(it->rows < 0 ? 0 : it->rows));
+	snprintf(it->result, sizeof(it->result), "OK, %lld row%s affected",
+		 (long long)(it->rows < 0 ? 0 : it->rows), it->rows == 1 ? "" : "s");
 	if (!lenenc(b, &pos, &id) || pos + 2 > b->len)
 		return false;
 	return le16(b->buf + pos) & SERVER_MORE_RESULTS_EXISTS;
@@ -362,8 +362,8 @@ static bool end_of_rows(struct my_conn *c, struct my_item *it, const struct keep
 		more = b->len >= 5 && (le16(b->buf + 3) & SERVER_MORE_RESULTS_EXISTS);
 	}
 	it->rstate = R_FIRST;
-	snprintf(it->result, sizeof(it->result), "%lld rows",
-		 (long long)(it->rows < 0 ? 0 : it->rows));
+	snprintf(it->result, sizeof(it->result), "%lld row%s",
+		 (long long)(it->rows < 0 ? 0 : it->rows), it->rows == 1 ? "" : "s");
 	return !more;
 }
 

@@ -106,10 +106,12 @@ static const struct gadget_option ssl_options[] = {
 	{ .name = "hex", .short_name = 'x', .help = "hex dump of the plaintext under each row" },
 	OPT_FLAG("http", "decode HTTP/1.x and HTTP/2: a row per request and response", SSL_FIELD,
 		 http, NULL),
-	OPT_FLAG("decode", "decode HTTP, gRPC, PostgreSQL, MySQL/MariaDB and Redis: a row per "
+	OPT_FLAG("decode",
+		 "decode HTTP, gRPC, PostgreSQL, MySQL/MariaDB and Redis: a row per "
 		 "request and response",
 		 SSL_FIELD, decode, NULL),
-	OPT_OWN("proto", "LIST", "decode only these (comma-separated): http, grpc, postgres, mysql, "
+	OPT_OWN("proto", "LIST",
+		"decode only these (comma-separated): http, grpc, postgres, mysql, "
 		"redis"),
 	OPT_OWN("pcap", "FILE", "write the plaintext as TCP streams to a pcap file (0600)"),
 	OPT_FLAG("verify", "report certificate verification turned off or failed", SSL_FIELD,
@@ -136,9 +138,10 @@ static int ssl_parse_option(struct session *s, const struct gadget_option *opt, 
 		size_t len;
 
 		if (proto_parse_list(arg, &mask, &bad, &len)) {
-			loupe_err("--proto: unknown protocol '%.*s': use http, grpc, postgres, mysql, "
-				  "redis or all",
-				  (int)len, bad);
+			loupe_err(
+				"--proto: unknown protocol '%.*s': use http, grpc, postgres, mysql, "
+				"redis or all",
+				(int)len, bad);
 			return -EINVAL;
 		}
 		st->proto_list |= mask;
