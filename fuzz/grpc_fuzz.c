@@ -12,6 +12,7 @@
 
 struct fuzz_ctx {
 	struct grpc_conn *g;
+	struct http_conn *c;
 };
 
 static void fuzz_http(void *ctx, const struct http_msg *m)
@@ -24,33 +25,23 @@ static void fuzz_http(void *ctx, const struct http_msg *m)
 	(void)grpc_event(fc->g, m, fuzz_row, NULL);
 }
 
+static void fuzz_call(void *ctx, int dir, uint8_t *p, size_t n, uint64_t ts, bool redact)
+{
+	struct fuzz_ctx *fc = ctx;
+
+	http_conn_feed(fc->c, dir, p, n, ts, redact, fuzz_http, fc);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_ctx fc = { grpc_new() };
-	struct http_conn *c = http_conn_new();
-	uint8_t *copy;
-	bool redact;
+	struct fuzz_ctx fc = { grpc_new(), http_conn_new() };
 
-	if (size < 1 || !c || !fc.g)
-		goto out;
-	redact = data[0] & 1;
-	copy = malloc(size);
-	memcpy(copy, data, size);
-	http_conn_want_frames(c);
-	for (size_t i = 1; i < size;) {
-		int dir = copy[i] >> 7;
-		size_t n = copy[i] & 0x7f;
-
-		i++;
-		if (n > size - i)
-			n = size - i;
-		http_conn_feed(c, dir, copy + i, n, i, redact, fuzz_http, &fc);
-		i += n;
+	if (fc.g && fc.c) {
+		http_conn_want_frames(fc.c);
+		fuzz_calls(data, size, fuzz_call, &fc);
+		(void)grpc_calls(fc.g);
 	}
-	(void)grpc_calls(fc.g);
-	free(copy);
-out:
 	grpc_free(fc.g);
-	http_conn_free(c);
+	http_conn_free(fc.c);
 	return 0;
 }

@@ -34,17 +34,17 @@ static void fuzz_row(void *ctx, const struct proto_msg *m)
 	fuzz_str(m->error);
 }
 
-static int fuzz_decoder(const struct proto_decoder *d, const uint8_t *data, size_t size)
+typedef void (*fuzz_call_fn)(void *ctx, int dir, uint8_t *p, size_t n, uint64_t ts, bool redact);
+
+/* Each call of the conversation to fn, in a writable copy (decoders mask in place). */
+static void fuzz_calls(const uint8_t *data, size_t size, fuzz_call_fn fn, void *ctx)
 {
-	void *c;
 	uint8_t *copy;
 	bool redact;
 
-	if (size < 1 || !(c = d->create()))
-		return 0;
+	if (size < 1 || !(copy = malloc(size)))
+		return;
 	redact = data[0] & 1;
-	/* The decoders mask in place: they get a writable copy, as from --redact. */
-	copy = malloc(size);
 	memcpy(copy, data, size);
 	for (size_t i = 1; i < size;) {
 		int dir = copy[i] >> 7;
@@ -53,13 +53,34 @@ static int fuzz_decoder(const struct proto_decoder *d, const uint8_t *data, size
 		i++;
 		if (n > size - i)
 			n = size - i;
-		d->feed(c, dir, copy + i, n, i, redact, fuzz_row, NULL);
-		(void)d->verdict(c);
-		(void)d->dir_alive(c, dir);
+		fn(ctx, dir, copy + i, n, i, redact);
 		i += n;
 	}
-	(void)d->stats(c);
-	d->destroy(c);
 	free(copy);
+}
+
+struct fuzz_dec {
+	const struct proto_decoder *d;
+	void *c;
+};
+
+static void fuzz_dec_call(void *ctx, int dir, uint8_t *p, size_t n, uint64_t ts, bool redact)
+{
+	struct fuzz_dec *fd = ctx;
+
+	fd->d->feed(fd->c, dir, p, n, ts, redact, fuzz_row, NULL);
+	(void)fd->d->verdict(fd->c);
+	(void)fd->d->dir_alive(fd->c, dir);
+}
+
+static int fuzz_decoder(const struct proto_decoder *d, const uint8_t *data, size_t size)
+{
+	struct fuzz_dec fd = { d, d->create() };
+
+	if (!fd.c)
+		return 0;
+	fuzz_calls(data, size, fuzz_dec_call, &fd);
+	(void)d->stats(fd.c);
+	d->destroy(fd.c);
 	return 0;
 }

@@ -794,24 +794,30 @@ static void h2_block_done(struct http_conn *c, struct h2_dir *d, int dir, uint64
 	free(h.text);
 }
 
+/* An HTTP/2 event that is not a head: DATA, a reset. */
+static struct http_msg h2_event(enum http_kind kind, int dir, uint64_t ts, uint32_t sid)
+{
+	return (struct http_msg){ .kind = kind,
+				  .version = 20,
+				  .dir = dir,
+				  .ts_ns = ts,
+				  .stream_id = sid,
+				  .method = "",
+				  .path = "",
+				  .authority = "",
+				  .head = "",
+				  .content_type = "",
+				  .body_len = -1 };
+}
+
 static void h2_data(struct http_conn *c, struct h2_dir *d, int dir, uint64_t ts, const uint8_t *p,
 		    size_t n, bool end, http_cb cb, void *ctx)
 {
-	struct http_msg m = { .kind = HTTP_DATA,
-			      .version = 20,
-			      .dir = dir,
-			      .ts_ns = ts,
-			      .stream_id = d->fsid,
-			      .method = "",
-			      .path = "",
-			      .authority = "",
-			      .head = "",
-			      .content_type = "",
-			      .body_len = -1,
-			      .end_stream = end,
-			      .data = p,
-			      .data_len = n };
+	struct http_msg m = h2_event(HTTP_DATA, dir, ts, d->fsid);
 
+	m.end_stream = end;
+	m.data = p;
+	m.data_len = n;
 	cb(ctx, &m);
 }
 
@@ -885,17 +891,7 @@ static void h2_frame_done(struct http_conn *c, struct h2_dir *d, int dir, uint64
 		if (r)
 			r->used = false;
 		if (c->frames) {
-			struct http_msg m = { .kind = HTTP_RESET,
-					      .version = 20,
-					      .dir = dir,
-					      .ts_ns = ts,
-					      .stream_id = d->fsid,
-					      .method = "",
-					      .path = "",
-					      .authority = "",
-					      .head = "",
-					      .content_type = "",
-					      .body_len = -1 };
+			struct http_msg m = h2_event(HTTP_RESET, dir, ts, d->fsid);
 
 			m.status = end >= 4 ? (int)be32(p) : 0;
 			cb(ctx, &m);

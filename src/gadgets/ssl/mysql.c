@@ -99,15 +99,13 @@ struct my_dir {
 };
 
 struct my_conn {
-	enum proto_verdict verdict;
-	int client_dir;
+	struct proto_conn pc; /* first: the shared accessors read it */
 	enum phase phase;
 	uint32_t caps, ext_caps;
 	struct my_dir d[2];
 	struct my_item q[MY_QUEUE];
 	int qhead, qlen;
 	struct stmt_table *stmts;
-	struct proto_stats stats;
 };
 
 static uint32_t le16(const uint8_t *p)
@@ -170,7 +168,7 @@ static struct my_item *push(struct my_conn *c, int cmd, uint64_t ts, const char 
 
 	if (c->qlen == MY_QUEUE) {
 		pop(c);
-		c->stats.evicted++;
+		c->pc.stats.evicted++;
 	}
 	it = &c->q[(c->qhead + c->qlen++) % MY_QUEUE];
 	*it = (struct my_item){ .cmd = cmd, .ts = ts, .rows = -1, .errnum = -1 };
@@ -309,7 +307,7 @@ static void client_payload(struct my_conn *c, struct my_dir *d, const struct my_
 			/* Replication and other rare commands: their answers cannot be walked. */
 			d->dead = true;
 			c->d[!o->dir].dead = true;
-			c->stats.malformed++;
+			c->pc.stats.malformed++;
 			return;
 		}
 		it = push(c, cmd, o->ts, "", 0);
@@ -430,7 +428,7 @@ static bool server_step(struct my_conn *c, struct my_item *it, const struct my_d
 		if (!c->stmts)
 			c->stmts = calloc(1, sizeof(*c->stmts));
 		if (c->stmts && stmt_put(c->stmts, id, strlen(id), it->text, strlen(it->text)))
-			c->stats.evicted++;
+			c->pc.stats.evicted++;
 		snprintf(it->result, sizeof(it->result), "statement %s, %u params, %u columns", id,
 			 params, cols);
 		it->left = params + (params && eofs) + cols + (cols && eofs);
@@ -473,7 +471,7 @@ static void server_payload(struct my_conn *c, struct my_dir *d, const struct my_
 	uint8_t first = b->len ? b->buf[0] : 0;
 
 	if (!it) {
-		c->stats.unpaired++;
+		c->pc.stats.unpaired++;
 		return;
 	}
 	if (c->phase == PH_AUTH) {
@@ -574,7 +572,7 @@ static void feed_dir(struct my_conn *c, int dir, uint8_t *data, size_t len, uint
 		     bool redact, proto_cb cb, void *ctx)
 {
 	struct my_dir *d = &c->d[dir];
-	bool client = dir == c->client_dir;
+	bool client = dir == c->pc.client_dir;
 	struct my_out o = { dir, ts, cb, ctx };
 
 	while (len && !d->dead) {
@@ -605,20 +603,20 @@ static void feed_dir(struct my_conn *c, int dir, uint8_t *data, size_t len, uint
 			mask_client(c, d, data, n, d->pos);
 		if (keep_add(&d->body, data, n, MY_KEEP))
 			d->dead = true;
-		if (c->verdict == VERDICT_MAYBE) {
+		if (c->pc.verdict == VERDICT_MAYBE) {
 			enum proto_verdict v = detect(d);
 
 			if (v == VERDICT_MAYBE && d->got + n == d->len)
 				v = VERDICT_NO;
 			if (v == VERDICT_NO) {
-				c->verdict = v;
+				c->pc.verdict = v;
 				d->dead = true;
 				return;
 			}
-			c->verdict = v;
+			c->pc.verdict = v;
 		}
 		/* Not before it is known to be MySQL: these are someone else's bytes. */
-		if (client && redact && c->phase == PH_LOGIN && c->verdict == VERDICT_YES)
+		if (client && redact && c->phase == PH_LOGIN && c->pc.verdict == VERDICT_YES)
 			mask_client(c, d, data, n, d->pos);
 		d->got += n;
 		d->pos += n;
@@ -637,14 +635,9 @@ static void my_feed(void *cv, int dir, uint8_t *data, size_t len, uint64_t ts, b
 {
 	struct my_conn *c = cv;
 
-	if (!len || dir < 0 || dir > 1 || c->verdict == VERDICT_NO)
+	/* The client speaks first: its HandshakeResponse. */
+	if (!proto_conn_first_speaker(&c->pc, dir, len))
 		return;
-	if (c->client_dir < 0) {
-		c->client_dir = dir; /* the client speaks first: its HandshakeResponse */
-	} else if (c->verdict == VERDICT_MAYBE && dir != c->client_dir) {
-		c->verdict = VERDICT_NO;
-		return;
-	}
 	feed_dir(c, dir, data, len, ts, redact, cb, ctx);
 }
 
@@ -653,7 +646,7 @@ static void *my_new(void)
 	struct my_conn *c = calloc(1, sizeof(*c));
 
 	if (c)
-		c->client_dir = -1;
+		c->pc.client_dir = -1;
 	return c;
 }
 
@@ -669,26 +662,11 @@ static void my_free(void *cv)
 	free(c);
 }
 
-static enum proto_verdict my_verdict(const void *c)
-{
-	return ((const struct my_conn *)c)->verdict;
-}
-
-static int my_client_dir(const void *c)
-{
-	return ((const struct my_conn *)c)->client_dir;
-}
-
 static bool my_dir_alive(const void *cv, int dir)
 {
 	const struct my_conn *c = cv;
 
-	return c->verdict == VERDICT_YES && !c->d[dir].dead;
-}
-
-static const struct proto_stats *my_stats(const void *c)
-{
-	return &((const struct my_conn *)c)->stats;
+	return c->pc.verdict == VERDICT_YES && !c->d[dir].dead;
 }
 
 const struct proto_decoder mysql_decoder = {
@@ -696,8 +674,8 @@ const struct proto_decoder mysql_decoder = {
 	.create = my_new,
 	.destroy = my_free,
 	.feed = my_feed,
-	.verdict = my_verdict,
-	.client_dir = my_client_dir,
+	.verdict = proto_conn_verdict,
+	.client_dir = proto_conn_client_dir,
 	.dir_alive = my_dir_alive,
-	.stats = my_stats,
+	.stats = proto_conn_stats,
 };

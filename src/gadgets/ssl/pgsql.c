@@ -67,8 +67,7 @@ struct pg_dir {
 };
 
 struct pg_conn {
-	enum proto_verdict verdict;
-	int client_dir;
+	struct proto_conn pc; /* first: the shared accessors read it */
 	struct pg_dir d[2];
 	struct pg_item q[PG_QUEUE];
 	int qhead, qlen;
@@ -79,7 +78,6 @@ struct pg_conn {
 		char text[PG_TEXT];
 	} portals[PG_PORTALS];
 	int next_portal;
-	struct proto_stats stats;
 };
 
 static uint32_t be32(const uint8_t *p)
@@ -108,7 +106,7 @@ static struct pg_item *push(struct pg_conn *c, enum pg_kind kind, uint64_t ts, c
 	if (c->qlen == PG_QUEUE) {
 		/* A server that never answers must not pin the queue. */
 		pop(c);
-		c->stats.evicted++;
+		c->pc.stats.evicted++;
 	}
 	it = &c->q[(c->qhead + c->qlen++) % PG_QUEUE];
 	*it = (struct pg_item){ .kind = kind, .ts = ts, .rows = -1 };
@@ -252,7 +250,7 @@ static void client_done(struct pg_conn *c, struct pg_dir *d, const struct pg_out
 		if (!c->stmts && !(c->stmts = calloc(1, sizeof(*c->stmts))))
 			break;
 		if (s1 && stmt_put(c->stmts, s1, l1, s2, l2))
-			c->stats.evicted++;
+			c->pc.stats.evicted++;
 		push(c, PG_PARSE, o->ts, s2, l2);
 		break;
 	case 'B': {
@@ -348,12 +346,12 @@ static bool expect(struct pg_conn *c, enum pg_kind kind)
 {
 	for (int i = 0; i < c->qlen; i++)
 		if (c->q[(c->qhead + i) % PG_QUEUE].kind == kind) {
-			c->stats.unpaired += i;
+			c->pc.stats.unpaired += i;
 			while (i-- >= 0)
 				pop(c);
 			return true;
 		}
-	c->stats.unpaired++;
+	c->pc.stats.unpaired++;
 	return false;
 }
 
@@ -367,7 +365,7 @@ static void server_error(struct pg_conn *c, const struct keep *b, const struct p
 		/* A FATAL at shutdown, or an answer to a request not seen. */
 		parse_error(&orphan, b);
 		emit_response(o, &orphan);
-		c->stats.unpaired++;
+		c->pc.stats.unpaired++;
 		return;
 	}
 	parse_error(it, b);
@@ -407,7 +405,7 @@ static void server_done(struct pg_conn *c, struct pg_dir *d, const struct pg_out
 	case 'I':
 	case 's':
 		if (!it || (it->kind != PG_QUERY && it->kind != PG_EXECUTE)) {
-			c->stats.unpaired++;
+			c->pc.stats.unpaired++;
 			break;
 		}
 		add_tag(it, d->type == 'C' ? body_str(b) : d->type == 'I' ? "EMPTY" : "SUSPENDED");
@@ -434,11 +432,11 @@ static void server_done(struct pg_conn *c, struct pg_dir *d, const struct pg_out
 		/* The end of a Query, a FunctionCall, a Sync, or of the login. */
 		while ((it = head(c)) && it->kind != PG_QUERY && it->kind != PG_SYNC &&
 		       it->kind != PG_FUNCTION && it->kind != PG_STARTUP) {
-			c->stats.unpaired++;
+			c->pc.stats.unpaired++;
 			pop(c);
 		}
 		if (!it) {
-			c->stats.unpaired++;
+			c->pc.stats.unpaired++;
 			break;
 		}
 		if (it->kind == PG_STARTUP && !it->failed)
@@ -568,7 +566,7 @@ static void feed_dir(struct pg_conn *c, int dir, uint8_t *data, size_t len, uint
 		     bool redact, proto_cb cb, void *ctx)
 {
 	struct pg_dir *d = &c->d[dir];
-	bool client = dir == c->client_dir;
+	bool client = dir == c->pc.client_dir;
 	struct pg_out o = { dir, ts, cb, ctx };
 
 	while (len && !d->dead) {
@@ -584,14 +582,14 @@ static void feed_dir(struct pg_conn *c, int dir, uint8_t *data, size_t len, uint
 				break;
 			if (!header_done(c, d, client)) {
 				d->dead = true;
-				if (c->verdict == VERDICT_MAYBE)
-					c->verdict = VERDICT_NO;
+				if (c->pc.verdict == VERDICT_MAYBE)
+					c->pc.verdict = VERDICT_NO;
 				else
-					c->stats.malformed++;
+					c->pc.stats.malformed++;
 				break;
 			}
 			if (d->untyped)
-				c->verdict = VERDICT_YES;
+				c->pc.verdict = VERDICT_YES;
 		}
 		n = d->len - d->got < len ? d->len - d->got : len;
 		if (redact && client)
@@ -619,16 +617,13 @@ static void pg_feed(void *cv, int dir, uint8_t *data, size_t len, uint64_t ts, b
 {
 	struct pg_conn *c = cv;
 
-	if (!len || dir < 0 || dir > 1 || c->verdict == VERDICT_NO)
+	bool first = c->pc.client_dir < 0;
+
+	if (!proto_conn_first_speaker(&c->pc, dir, len))
 		return;
-	if (c->client_dir < 0) {
-		/* The client speaks first: its StartupMessage. */
-		c->client_dir = dir;
+	/* The client speaks first: its StartupMessage. */
+	if (first)
 		c->d[dir].untyped = true;
-	} else if (c->verdict == VERDICT_MAYBE && dir != c->client_dir) {
-		c->verdict = VERDICT_NO; /* an answer before a whole startup message */
-		return;
-	}
 	feed_dir(c, dir, data, len, ts, redact, cb, ctx);
 }
 
@@ -637,7 +632,7 @@ static void *pg_new(void)
 	struct pg_conn *c = calloc(1, sizeof(*c));
 
 	if (c)
-		c->client_dir = -1;
+		c->pc.client_dir = -1;
 	return c;
 }
 
@@ -653,26 +648,11 @@ static void pg_free(void *cv)
 	free(c);
 }
 
-static enum proto_verdict pg_verdict(const void *c)
-{
-	return ((const struct pg_conn *)c)->verdict;
-}
-
-static int pg_client_dir(const void *c)
-{
-	return ((const struct pg_conn *)c)->client_dir;
-}
-
 static bool pg_dir_alive(const void *cv, int dir)
 {
 	const struct pg_conn *c = cv;
 
-	return c->verdict == VERDICT_YES && !c->d[dir].dead;
-}
-
-static const struct proto_stats *pg_stats(const void *c)
-{
-	return &((const struct pg_conn *)c)->stats;
+	return c->pc.verdict == VERDICT_YES && !c->d[dir].dead;
 }
 
 const struct proto_decoder pgsql_decoder = {
@@ -680,8 +660,8 @@ const struct proto_decoder pgsql_decoder = {
 	.create = pg_new,
 	.destroy = pg_free,
 	.feed = pg_feed,
-	.verdict = pg_verdict,
-	.client_dir = pg_client_dir,
+	.verdict = proto_conn_verdict,
+	.client_dir = proto_conn_client_dir,
 	.dir_alive = pg_dir_alive,
-	.stats = pg_stats,
+	.stats = proto_conn_stats,
 };

@@ -76,6 +76,34 @@ void proto_msg_init(struct proto_msg *m, enum proto_kind kind, int dir, uint64_t
 				 .bytes = -1 };
 }
 
+enum proto_verdict proto_conn_verdict(const void *c)
+{
+	return ((const struct proto_conn *)c)->verdict;
+}
+
+int proto_conn_client_dir(const void *c)
+{
+	return ((const struct proto_conn *)c)->client_dir;
+}
+
+const struct proto_stats *proto_conn_stats(const void *c)
+{
+	return &((const struct proto_conn *)c)->stats;
+}
+
+bool proto_conn_first_speaker(struct proto_conn *pc, int dir, size_t len)
+{
+	if (!len || dir < 0 || dir > 1 || pc->verdict == VERDICT_NO)
+		return false;
+	if (pc->client_dir < 0) {
+		pc->client_dir = dir;
+	} else if (pc->verdict == VERDICT_MAYBE && dir != pc->client_dir) {
+		pc->verdict = VERDICT_NO;
+		return false;
+	}
+	return true;
+}
+
 /* --- text ---------------------------------------------------------------------- */
 
 void text_set(char *dst, size_t cap, const void *src, size_t len)

@@ -101,6 +101,23 @@ struct proto_decoder {
 	const struct proto_stats *(*stats)(const void *c);
 };
 
+/* What every decoder's connection starts with: its accessors are shared. */
+struct proto_conn {
+	enum proto_verdict verdict;
+	int client_dir;
+	struct proto_stats stats;
+};
+
+enum proto_verdict proto_conn_verdict(const void *c);
+int proto_conn_client_dir(const void *c);
+const struct proto_stats *proto_conn_stats(const void *c);
+/*
+ * For protocols whose client speaks first: the first direction fed is the
+ * client's, and an answer before the client's first message is whole says
+ * the connection is not this protocol.  false: do not decode this call.
+ */
+bool proto_conn_first_speaker(struct proto_conn *pc, int dir, size_t len);
+
 /* --- text -------------------------------------------------------------------- */
 
 /* Text kept for rows: at most cap-1 bytes, "..." marks a cut. */

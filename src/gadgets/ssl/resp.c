@@ -58,13 +58,11 @@ struct resp_dir {
 };
 
 struct resp_conn {
-	enum proto_verdict verdict;
-	int client_dir;
-	bool subscribed; /* RESP2 pub/sub: arrays of "message" are not replies */
+	struct proto_conn pc; /* first: the shared accessors read it */
+	bool subscribed;      /* RESP2 pub/sub: arrays of "message" are not replies */
 	struct resp_dir d[2];
 	struct cmd_item q[RESP_QUEUE];
 	int qhead, qlen;
-	struct proto_stats stats;
 };
 
 struct resp_out {
@@ -120,7 +118,7 @@ static void push(struct resp_conn *c, const struct resp_dir *d, uint64_t ts)
 
 	if (c->qlen == RESP_QUEUE) {
 		pop(c);
-		c->stats.evicted++;
+		c->pc.stats.evicted++;
 	}
 	it = &c->q[(c->qhead + c->qlen++) % RESP_QUEUE];
 	*it = (struct cmd_item){ .ts = ts, .replies = 1 };
@@ -320,7 +318,7 @@ static void reply_done(struct resp_conn *c, struct resp_dir *d, const struct res
 		if (is_cmd(m.method, "RESET"))
 			c->subscribed = false;
 	} else {
-		c->stats.unpaired++;
+		c->pc.stats.unpaired++;
 	}
 	o->cb(o->ctx, &m);
 }
@@ -448,7 +446,7 @@ static void feed_dir(struct resp_conn *c, int dir, uint8_t *data, size_t len, ui
 		     bool redact, proto_cb cb, void *ctx)
 {
 	struct resp_dir *d = &c->d[dir];
-	bool client = dir == c->client_dir;
+	bool client = dir == c->pc.client_dir;
 	struct resp_out o = { dir, ts, cb, ctx };
 
 	while (len && !d->dead) {
@@ -530,7 +528,7 @@ static void feed_dir(struct resp_conn *c, int dir, uint8_t *data, size_t len, ui
 	return;
 bad:
 	d->dead = true;
-	c->stats.malformed++;
+	c->pc.stats.malformed++;
 }
 
 /* A call that starts like a client's command: *N CRLF $M CRLF word CRLF. */
@@ -565,18 +563,18 @@ static void resp_feed(void *cv, int dir, uint8_t *data, size_t len, uint64_t ts,
 	struct resp_conn *c = cv;
 	struct resp_dir *d;
 
-	if (!len || dir < 0 || dir > 1 || c->verdict == VERDICT_NO)
+	if (!len || dir < 0 || dir > 1 || c->pc.verdict == VERDICT_NO)
 		return;
 	d = &c->d[dir];
-	if (c->verdict == VERDICT_MAYBE) {
+	if (c->pc.verdict == VERDICT_MAYBE) {
 		if (looks_like_command(data, len)) {
-			c->verdict = VERDICT_YES;
-			c->client_dir = dir;
+			c->pc.verdict = VERDICT_YES;
+			c->pc.client_dir = dir;
 			d->synced = true;
 		} else if (++d->calls + c->d[!dir].calls >= RESP_DETECT_CALLS ||
 			   !is_type(data[0])) {
 			/* Neither a command nor a reply of a connection seen late. */
-			c->verdict = VERDICT_NO;
+			c->pc.verdict = VERDICT_NO;
 			return;
 		} else {
 			return;
@@ -596,7 +594,7 @@ static void *resp_new(void)
 	struct resp_conn *c = calloc(1, sizeof(*c));
 
 	if (c)
-		c->client_dir = -1;
+		c->pc.client_dir = -1;
 	return c;
 }
 
@@ -605,26 +603,11 @@ static void resp_free(void *c)
 	free(c);
 }
 
-static enum proto_verdict resp_verdict(const void *c)
-{
-	return ((const struct resp_conn *)c)->verdict;
-}
-
-static int resp_client_dir(const void *c)
-{
-	return ((const struct resp_conn *)c)->client_dir;
-}
-
 static bool resp_dir_alive(const void *cv, int dir)
 {
 	const struct resp_conn *c = cv;
 
-	return c->verdict == VERDICT_YES && c->d[dir].synced && !c->d[dir].dead;
-}
-
-static const struct proto_stats *resp_stats(const void *c)
-{
-	return &((const struct resp_conn *)c)->stats;
+	return c->pc.verdict == VERDICT_YES && c->d[dir].synced && !c->d[dir].dead;
 }
 
 const struct proto_decoder redis_decoder = {
@@ -632,8 +615,8 @@ const struct proto_decoder redis_decoder = {
 	.create = resp_new,
 	.destroy = resp_free,
 	.feed = resp_feed,
-	.verdict = resp_verdict,
-	.client_dir = resp_client_dir,
+	.verdict = proto_conn_verdict,
+	.client_dir = proto_conn_client_dir,
 	.dir_alive = resp_dir_alive,
-	.stats = resp_stats,
+	.stats = proto_conn_stats,
 };
