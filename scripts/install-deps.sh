@@ -20,12 +20,18 @@ socat netcat-openbsd iproute2 util-linux procps psmisc
 tshark
 qemu-system-x86 seabios busybox-static debian-archive-keyring
 podman runc catatonit docker.io
-prometheus"
+prometheus
+postgresql mariadb-server mariadb-client redis-server redis-tools
+python3-grpcio python3-psycopg2 php-cli php-mysql"
 # Real TLS clients and servers of every library, network tools, tshark to
 # read our pcap files; qemu and busybox boot other kernels (make check-kernels);
 # podman (with runc: crun refuses this host's hybrid cgroups) and docker run
 # the real containers of tests/runtime/test_containers.py; prometheus scrapes
 # --metrics in tests/runtime/test_agent.py.
+# Servers and clients the protocol decoders are tested against over TLS
+# (tests/ssl/test_proto_*.py): PostgreSQL (psql, pgbench), MariaDB, Redis 7
+# (built with TLS), gRPC and psycopg2 for Debian's python3, and PHP's PDO
+# (the one packaged MySQL client with server-side prepared statements).
 
 missing=""
 for p in $BUILD $TEST; do

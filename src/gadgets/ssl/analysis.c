@@ -12,6 +12,10 @@
 static const struct ssl_analysis *const analyses[AN_MAX] = {
 	[AN_REDACT] = &ssl_analysis_redact,
 	[AN_HTTP] = &ssl_analysis_http,
+	[AN_PGSQL] = &ssl_analysis_pgsql,
+	[AN_MYSQL] = &ssl_analysis_mysql,
+	[AN_REDIS] = &ssl_analysis_redis,
+	[AN_GRPC] = &ssl_analysis_grpc,
 	[AN_PCAP] = &ssl_analysis_pcap,
 	[AN_VERIFY] = &ssl_analysis_verify,
 };
@@ -71,9 +75,14 @@ void analyses_conn_end(struct session *s, struct ssl_conn *c)
 {
 	const struct ssl_analysis *a;
 
+	struct ssl_state *st = s->state;
+
 	for_each_active (s, a, i)
 		if (a->conn_end)
 			a->conn_end(s, c);
+	/* Its bytes were shown as they are: said at exit. */
+	if (st->protos && !c->proto_claimed)
+		st->conns_undecoded++;
 	c->used = false;
 }
 
@@ -85,6 +94,10 @@ void analyses_close(struct session *s)
 	if (!st->an)
 		return;
 	conns_free(s);
+	if (st->conns_undecoded)
+		loupe_warn("%llu connections were not recognised as any protocol decoded: their "
+			   "data is shown as raw rows",
+			   (unsigned long long)st->conns_undecoded);
 	for_each_active (s, a, i)
 		if (a->close)
 			a->close(s);

@@ -9,20 +9,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "internal.h"
+#include "decode.h"
 #include "http.h"
 #include "metrics.h"
 
 struct http_state {
-	bool rows, json, redact;
-	struct metric *m_requests, *m_latency; /* --metrics with --http */
+	bool rows, json, redact, grpc;
+	struct metric *m_requests, *m_latency; /* --metrics with HTTP decoding */
 	uint64_t errors;     /* directions the decoder gave up on */
 	uint64_t late_masks; /* HTTP/2 secrets split across calls, already shown */
 };
 
 static bool http_wanted(const struct ssl_state *st)
 {
-	return st->http || st->redact || st->pcap_path;
+	return decode_rows(st, PROTO_HTTP) || decode_rows(st, PROTO_GRPC) || st->redact ||
+	       st->pcap_path;
 }
 
 static int http_open(struct session *s)
@@ -32,11 +33,12 @@ static int http_open(struct session *s)
 
 	if (!hs)
 		return -ENOMEM;
-	hs->rows = st->http;
+	hs->rows = decode_rows(st, PROTO_HTTP);
+	hs->grpc = decode_rows(st, PROTO_GRPC);
 	hs->json = s->json;
 	hs->redact = st->redact;
 	st->an->priv[AN_HTTP] = hs;
-	if (s->metrics && st->http) {
+	if (s->metrics && hs->rows) {
 		hs->m_requests = metrics_counter(s->metrics, "loupe_http_responses_total",
 						 "HTTP responses seen, by method and status",
 						 "method,status");
@@ -79,8 +81,11 @@ static const char *http_version(int v)
 	return v == 20 ? "HTTP/2" : v == 10 ? "HTTP/1.0" : "HTTP/1.1";
 }
 
+#define METHOD_PATH_LEN 2100
+
 struct http_emit_ctx {
 	struct session *s;
+	struct ssl_conn *conn;
 	const struct ssl_record *r;
 };
 
@@ -104,14 +109,19 @@ static void emit_http(void *ctx, const struct http_msg *m)
 	struct ssl_state *st = hc->s->state;
 	struct http_state *hs = st->an->priv[AN_HTTP];
 	struct value v[F_MAX] = {};
-	char summary[3072], lat[32] = "";
+	char summary[3072], lat[32] = "", request[METHOD_PATH_LEN];
 	struct row_bufs bufs;
 
-	if (!hs->rows)
+	/* gRPC calls are rows of their own; only heads make HTTP rows. */
+	if ((hs->grpc && grpc_on_http(hc->s, hc->conn, hc->r, m)) || !hs->rows ||
+	    (m->kind != HTTP_REQUEST && m->kind != HTTP_RESPONSE))
 		return;
 	http_count(hs, m);
 	ssl_row_begin(v, hc->r, &bufs);
 	v[F_OPERATION] = val_str(m->kind == HTTP_REQUEST ? "http-request" : "http-response");
+	v[F_PROTO] = val_str(proto_name(PROTO_HTTP));
+	snprintf(request, sizeof(request), "%s %s", m->method, m->path);
+	v[F_REQUEST] = val_str(request);
 	v[F_HTTP] = val_str(http_version(m->version));
 	v[F_METHOD] = val_str(m->method);
 	v[F_PATH] = val_str(m->path);
@@ -141,16 +151,18 @@ static int http_feed(struct session *s, struct ssl_call *c)
 {
 	struct ssl_state *st = s->state;
 	struct http_state *hs = st->an->priv[AN_HTTP];
-	struct http_emit_ctx ctx = { s, c->r };
+	struct http_emit_ctx ctx = { s, c->conn, c->r };
 	struct ssl_conn *conn = c->conn;
 	struct http_conn *h;
-	int client;
+	int client, verdict;
 
-	if (!conn)
+	if (!conn || decode_taken(conn, PROTO_HTTP))
 		return 0;
 	if (!conn->an[AN_HTTP] && !(conn->an[AN_HTTP] = http_conn_new()))
 		return 0; /* out of memory: this connection is not decoded */
 	h = conn->an[AN_HTTP];
+	if (hs->grpc)
+		http_conn_want_frames(h);
 	/* The bytes are ours to mask only when redaction made a copy. */
 	if (!conn->broken)
 		http_conn_feed(h, c->write, (uint8_t *)c->data, c->len, c->r->proc.ts_ns,
@@ -161,6 +173,15 @@ static int http_feed(struct session *s, struct ssl_call *c)
 	client = http_conn_client_dir(h);
 	if (client >= 0)
 		conn->client_dir = client == 1;
+	/* Claimed only when its rows stand for the bytes: HTTP asked for, or gRPC on HTTP/2. */
+	verdict = http_conn_verdict(h);
+	if (verdict < 0)
+		decode_verdict(conn, PROTO_HTTP, VERDICT_NO);
+	else if (verdict > 0 && (hs->rows || (hs->grpc && http_conn_is_h2(h))))
+		decode_verdict(conn, PROTO_HTTP, VERDICT_YES);
+	if (conn->proto_claimed == 1 + PROTO_HTTP && !conn->broken &&
+	    http_conn_dir_alive(h, c->write) && (hs->rows || http_conn_is_h2(h)))
+		c->decoded = true;
 	return 0;
 }
 
@@ -173,7 +194,12 @@ static void http_conn_end(struct session *s, struct ssl_conn *conn)
 	if (!conn->an[AN_HTTP])
 		return;
 	stats = http_conn_stats(conn->an[AN_HTTP]);
-	hs->errors += stats->hpack_errors + stats->parse_errors;
+	/*
+	 * Only HTTP's own connections: the others are another protocol's, or
+	 * counted as not recognised (analysis.c).
+	 */
+	if (conn->proto_claimed == 1 + PROTO_HTTP)
+		hs->errors += stats->hpack_errors + stats->parse_errors;
 	hs->late_masks += stats->late_masks;
 	http_conn_free(conn->an[AN_HTTP]);
 	conn->an[AN_HTTP] = NULL;
@@ -187,8 +213,8 @@ static void http_close(struct session *s)
 	if (!hs)
 		return;
 	if (hs->rows && hs->errors)
-		loupe_warn("%llu HTTP connection directions could not be decoded (not HTTP, "
-			   "started before loupe, or bytes missing)",
+		loupe_warn("%llu HTTP connection directions could not be decoded past malformed "
+			   "bytes or bytes missing",
 			   (unsigned long long)hs->errors);
 	if (hs->redact && hs->late_masks)
 		loupe_warn("%llu HTTP/2 header values split across calls were shown unmasked in "

@@ -83,6 +83,7 @@ struct h2_dir {
 	uint32_t flen, fsid;
 	uint8_t ftype, fflags;
 	size_t fgot;
+	uint8_t dpad;	     /* a DATA frame's padding */
 	struct segbuf frame; /* payload of header-carrying frames */
 	struct segbuf block; /* header block being assembled */
 	bool in_block, block_end_stream, block_push;
@@ -99,6 +100,8 @@ struct http_conn {
 	uint32_t h1_next_id, h1_resp_id;
 	int client_dir;
 	struct http_stats stats;
+	bool frames;	   /* DATA, trailers and resets go to the callback too */
+	unsigned int msgs; /* messages decoded */
 };
 
 static void copy_str(char *dst, size_t cap, const char *src, size_t len)
@@ -232,6 +235,7 @@ static bool is_tchar(int c)
 
 static void h1_emit(struct http_conn *c, struct h1_dir *d, http_cb cb, void *ctx)
 {
+	c->msgs++;
 	d->msg.body_len = d->body;
 	d->msg.head = d->head;
 	cb(ctx, &d->msg);
@@ -657,7 +661,7 @@ static void hpack_mask_value(struct http_conn *c, struct segbuf *b, size_t start
 }
 
 struct h2_headers {
-	char method[METHOD_LEN], path[PATH_LEN], authority[AUTH_LEN], status[8];
+	char method[METHOD_LEN], path[PATH_LEN], authority[AUTH_LEN], status[8], ctype[64];
 	int64_t content_length;
 	char *text;
 	size_t len, cap;
@@ -683,7 +687,9 @@ static bool h2_inflate(struct http_conn *c, struct h2_dir *d, bool redact, struc
 	for (;;) {
 		nghttp2_nv nv;
 		int flags = 0;
-		ssize_t rv = nghttp2_hd_inflate_hd2(d->inflater, &nv, &flags, b->buf + pos,
+		/* An empty block has no buffer: no pointer arithmetic on NULL. */
+		ssize_t rv = nghttp2_hd_inflate_hd2(d->inflater, &nv, &flags,
+						    b->buf ? b->buf + pos : (uint8_t *)"",
 						    b->len - pos, 1);
 		size_t start = pos;
 
@@ -717,6 +723,8 @@ static bool h2_inflate(struct http_conn *c, struct h2_dir *d, bool redact, struc
 				copy_str(h->status, sizeof(h->status), val, nv.valuelen);
 			else if (nv.namelen == 14 && !memcmp(name, "content-length", 14))
 				h->content_length = strtoll(val, NULL, 10);
+			else if (nv.namelen == 12 && !memcmp(name, "content-type", 12))
+				copy_str(h->ctype, sizeof(h->ctype), val, nv.valuelen);
 			text_add(h, name, nv.namelen);
 			text_add(h, ": ", 2);
 			text_add(h, val, nv.valuelen);
@@ -751,6 +759,11 @@ static void h2_block_done(struct http_conn *c, struct h2_dir *d, int dir, uint64
 	m.head = h.text ? h.text : "";
 	m.head_len = h.len;
 	m.body_len = d->block_end_stream ? 0 : h.content_length;
+	m.end_stream = d->block_end_stream;
+	m.content_type = h.ctype;
+	m.method = m.path = m.authority = "";
+	if (h.method[0] || h.status[0])
+		c->msgs++;
 	if (h.method[0]) {
 		if (c->client_dir < 0 && !d->block_push)
 			c->client_dir = dir;
@@ -774,9 +787,65 @@ static void h2_block_done(struct http_conn *c, struct h2_dir *d, int dir, uint64
 		cb(ctx, &m);
 		if (req && m.status >= 200)
 			req->used = false;
+	} else if (c->frames && !d->block_push) {
+		m.kind = HTTP_TRAILERS;
+		cb(ctx, &m);
 	}
-	/* Neither: trailers, nothing to say. */
 	free(h.text);
+}
+
+/* An HTTP/2 event that is not a head: DATA, a reset. */
+static struct http_msg h2_event(enum http_kind kind, int dir, uint64_t ts, uint32_t sid)
+{
+	return (struct http_msg){ .kind = kind,
+				  .version = 20,
+				  .dir = dir,
+				  .ts_ns = ts,
+				  .stream_id = sid,
+				  .method = "",
+				  .path = "",
+				  .authority = "",
+				  .head = "",
+				  .content_type = "",
+				  .body_len = -1 };
+}
+
+static void h2_data(struct http_conn *c, struct h2_dir *d, int dir, uint64_t ts, const uint8_t *p,
+		    size_t n, bool end, http_cb cb, void *ctx)
+{
+	struct http_msg m = h2_event(HTTP_DATA, dir, ts, d->fsid);
+
+	m.end_stream = end;
+	m.data = p;
+	m.data_len = n;
+	cb(ctx, &m);
+}
+
+/* Bytes [fgot, fgot + n) of a DATA frame: its payload without the padding. */
+static void h2_data_bytes(struct http_conn *c, struct h2_dir *d, int dir, uint64_t ts,
+			  const uint8_t *p, size_t n, http_cb cb, void *ctx)
+{
+	size_t start = 0, end, pos = d->fgot;
+
+	/* A frame header can end a call: no payload byte yet. */
+	if (!n)
+		return;
+	if (d->fflags & NGHTTP2_FLAG_PADDED) {
+		if (pos == 0) {
+			d->dpad = p[0];
+			start = 1;
+		}
+		if (1 + (size_t)d->dpad > d->flen)
+			return; /* h2_frame_done() says it is malformed */
+		end = d->flen - d->dpad;
+	} else {
+		end = d->flen;
+	}
+	/* Keep [start, n) of p that falls before the frame's padding. */
+	if (pos + n > end)
+		n = end > pos ? end - pos : 0;
+	if (n > start)
+		h2_data(c, d, dir, ts, p + start, n - start, false, cb, ctx);
 }
 
 static void h2_frame_done(struct http_conn *c, struct h2_dir *d, int dir, uint64_t ts, bool redact,
@@ -821,8 +890,18 @@ static void h2_frame_done(struct http_conn *c, struct h2_dir *d, int dir, uint64
 
 		if (r)
 			r->used = false;
+		if (c->frames) {
+			struct http_msg m = h2_event(HTTP_RESET, dir, ts, d->fsid);
+
+			m.status = end >= 4 ? (int)be32(p) : 0;
+			cb(ctx, &m);
+		}
 		return;
 	}
+	case NGHTTP2_DATA:
+		if (c->frames && (d->fflags & NGHTTP2_FLAG_END_STREAM))
+			h2_data(c, d, dir, ts, NULL, 0, true, cb, ctx);
+		return;
 	default:
 		return;
 	}
@@ -885,6 +964,8 @@ static void h2_feed(struct http_conn *c, int dir, uint8_t *data, size_t len, uin
 			if (h2_carries_headers(d->ftype) &&
 			    segbuf_append(&d->frame, data, n, H2_MAX_BLOCK))
 				goto bad;
+			if (d->ftype == NGHTTP2_DATA && c->frames)
+				h2_data_bytes(c, d, dir, ts, data, n, cb, ctx);
 			d->fgot += n;
 			data += n;
 			len -= n;
@@ -964,6 +1045,50 @@ void http_conn_feed(struct http_conn *c, int dir, uint8_t *data, size_t len, uin
 		h2_feed(c, dir, data, len, ts_ns, redact, cb, ctx);
 	else
 		h1_feed(c, dir, data, len, ts_ns, redact, cb, ctx);
+}
+
+void http_conn_want_frames(struct http_conn *c)
+{
+	c->frames = true;
+}
+
+int http_conn_verdict(const struct http_conn *c)
+{
+	if (c->mode == MODE_H2 || c->msgs)
+		return 1;
+	for (int i = 0; i < 2; i++)
+		if (c->started[i] && c->h1[i].st == H1_DEAD)
+			return -1;
+	return 0;
+}
+
+bool http_conn_dir_alive(const struct http_conn *c, int dir)
+{
+	return c->mode == MODE_H2 ? !c->h2[dir].dead : c->h1[dir].st != H1_DEAD;
+}
+
+const char *http_head_value(const char *head, size_t head_len, const char *name, size_t *len)
+{
+	size_t nlen = strlen(name);
+
+	for (const char *p = head, *end = head + head_len; p < end;) {
+		const char *eol = memchr(p, '\n', end - p);
+
+		if (!eol)
+			eol = end;
+		if ((size_t)(eol - p) > nlen + 1 && !memcmp(p, name, nlen) && p[nlen] == ':') {
+			const char *v = p + nlen + 1, *ve = eol;
+
+			while (v < ve && *v == ' ')
+				v++;
+			if (ve > v && ve[-1] == '\r')
+				ve--;
+			*len = ve - v;
+			return v;
+		}
+		p = eol + 1;
+	}
+	return NULL;
 }
 
 int http_conn_client_dir(const struct http_conn *c)

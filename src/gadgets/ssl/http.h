@@ -21,6 +21,10 @@
 enum http_kind {
 	HTTP_REQUEST,
 	HTTP_RESPONSE,
+	/* Only after http_conn_want_frames(), HTTP/2 only: */
+	HTTP_DATA,     /* a piece of a DATA frame's payload (padding removed) */
+	HTTP_TRAILERS, /* a header block that is neither request nor response */
+	HTTP_RESET,    /* RST_STREAM: status holds its error code */
 };
 
 struct http_msg {
@@ -40,6 +44,11 @@ struct http_msg {
 	/* The head as text: HTTP/1 as received, HTTP/2 as "name: value\r\n" lines. */
 	const char *head;
 	size_t head_len;
+	/* HTTP/2: */
+	bool end_stream;	  /* the sender is done with the stream */
+	const char *content_type; /* requests and responses; "" when absent */
+	const uint8_t *data;	  /* HTTP_DATA */
+	size_t data_len;
 };
 
 typedef void (*http_cb)(void *ctx, const struct http_msg *m);
@@ -70,6 +79,24 @@ void http_conn_feed(struct http_conn *c, int dir, uint8_t *data, size_t len, uin
  * request went), or -1 while unknown.
  */
 int http_conn_client_dir(const struct http_conn *c);
+
+/* Also hand DATA payloads, trailers and stream resets to the callback (gRPC). */
+void http_conn_want_frames(struct http_conn *c);
+
+/*
+ * Is this connection HTTP?  1: an HTTP/2 preface or SETTINGS, or an HTTP/1
+ * message decoded; -1: a direction failed before any; 0: not known yet.
+ */
+int http_conn_verdict(const struct http_conn *c);
+
+/* Bytes of this direction are still decoded (not abandoned). */
+bool http_conn_dir_alive(const struct http_conn *c, int dir);
+
+/*
+ * The value of header `name` (lower case) in a decoded HTTP/2 head
+ * ("name: value\r\n" lines), or NULL; *len is its length.
+ */
+const char *http_head_value(const char *head, size_t head_len, const char *name, size_t *len);
 
 /* The connection is HTTP/2 (known after its preface or first SETTINGS). */
 bool http_conn_is_h2(const struct http_conn *c);

@@ -10,7 +10,8 @@
  *                    libraries, --lib/--bin, running and new processes
  *   conn.c           per-connection state shared by the analyses
  *   analysis_*.c     what is made of the calls: redaction, HTTP rows, pcap,
- *                    verification rows
+ *                    verification rows, protocol rows (PostgreSQL, MySQL,
+ *                    Redis, gRPC: decode.c, their parsers in pgsql.c...)
  *
  * A backend never sees an analysis, and an analysis never sees a backend:
  * both meet in struct ssl_call.
@@ -169,6 +170,11 @@ struct ssl_state {
 	struct ssl_conn *conns;
 	uint64_t conns_evicted;
 	struct analysis_state *an;
+	/* Protocol rows (decode.c): --decode, --proto, --http; bits 1 << enum proto_id. */
+	bool decode;
+	unsigned int protos, proto_list;
+	bool proto_given;
+	uint64_t conns_undecoded; /* not recognised as any protocol asked for */
 };
 
 /* --- rows -------------------------------------------------------------------------- */
@@ -196,6 +202,16 @@ enum {
 	F_BODY_LEN,
 	F_VERIFY_RESULT,
 	F_DATA,
+	/* Decoded protocols (decode.c), shared so that one --fields line fits all. */
+	F_PROTO,
+	F_REQUEST,
+	F_RESULT,
+	F_CODE,
+	F_KEY,
+	F_SERVICE,
+	F_ROWS,
+	F_MESSAGES,
+	F_REQ_MESSAGES,
 	F_MAX,
 };
 
@@ -212,10 +228,17 @@ const char *ssl_dir_name(enum ssl_dir dir);
 
 #define SSL_MAX_CONNS 1024
 
-/* Analyses in the order they see a call: redaction first, it changes the bytes. */
+/*
+ * Analyses in the order they see a call: redaction first, it changes the
+ * bytes; the protocol decoders mask too, so they come before pcap.
+ */
 enum {
 	AN_REDACT,
 	AN_HTTP,
+	AN_PGSQL,
+	AN_MYSQL,
+	AN_REDIS,
+	AN_GRPC,
 	AN_PCAP,
 	AN_VERIFY,
 	AN_MAX,
@@ -230,6 +253,8 @@ struct ssl_conn {
 	bool broken;	/* bytes went missing: a parser would guess from here on */
 	int client_dir; /* 1: the local writes are the client's; 0: the reads; -1: unknown */
 	void *an[AN_MAX];
+	uint8_t proto_claimed;	/* 0, or 1 + enum proto_id: that decoder's rows stand for it */
+	uint8_t proto_rejected; /* 1 << enum proto_id: not that protocol */
 };
 
 struct ssl_conn *conn_get(struct session *s, uint32_t pid, uint64_t handle, uint64_t now);
@@ -246,6 +271,7 @@ struct ssl_call {
 	bool truncated; /* bytes are missing: --data-size, or records lost */
 	bool write;
 	struct ssl_conn *conn; /* when an analysis keeps per-connection state */
+	bool decoded;	       /* protocol rows stand for its bytes: no data row in columns */
 };
 
 struct ssl_analysis {
@@ -265,6 +291,8 @@ struct ssl_analysis {
 
 extern const struct ssl_analysis ssl_analysis_redact, ssl_analysis_http, ssl_analysis_pcap,
 	ssl_analysis_verify;
+extern const struct ssl_analysis ssl_analysis_pgsql, ssl_analysis_mysql, ssl_analysis_redis,
+	ssl_analysis_grpc;
 
 /* The analyses' own state, one struct each, allocated by analysis_open(). */
 struct analysis_state {

@@ -271,11 +271,24 @@ size_t redact_copy(void *dst, const void *src, size_t len)
 	return redact_buffer(dst, len);
 }
 
+/* Parts of names that say a header (or gRPC metadata) holds a credential. */
+static const char *const secret_parts[] = {
+	"token",   "secret",	 "password",	"passwd",    "apikey",	   "api-key",
+	"api_key", "credential", "private-key", "sessionid", "session-id", NULL,
+};
+
 bool redact_header_is_secret(const char *name, size_t nlen)
 {
 	for (const char *const *h = secret_headers; *h; h++)
 		if (ci_equal(name, nlen, *h))
 			return true;
+	for (const char *const *h = secret_parts; *h; h++) {
+		size_t n = strlen(*h);
+
+		for (size_t i = 0; i + n <= nlen; i++)
+			if (!strncasecmp(name + i, *h, n))
+				return true;
+	}
 	return false;
 }
 

@@ -9,7 +9,10 @@
  *   header lines   Authorization, Proxy-Authorization (the scheme word such
  *                  as "Bearer" stays), Cookie, Set-Cookie (cookie names stay,
  *                  values go), X-Api-Key, Api-Key, X-Auth-Token, X-Csrf-Token,
- *                  X-Amz-Security-Token, Private-Token (whole value)
+ *                  X-Amz-Security-Token, Private-Token, and any name (HTTP
+ *                  header, gRPC metadata) containing token, secret, password,
+ *                  passwd, apikey, api-key, api_key, credential, private-key,
+ *                  sessionid or session-id (whole value)
  *   key=value      password, passwd, pwd, pass, secret, client_secret, token,
  *                  access_token, refresh_token, id_token, api_key, apikey,
  *                  api-key, auth, key, session, sessionid, otp (value up to &

@@ -19,6 +19,7 @@
 #include "internal.h"
 #include "kfeatures.h"
 #include "metrics.h"
+#include "proto.h"
 #include "ssl.skel.h"
 
 LOUPE_SKELETON(ssl_skeleton, ssl_bpf);
@@ -44,22 +45,40 @@ static const struct field ssl_fields[] = {
 	[F_LOCAL] = { "local", FT_STR, FIELD_HIDDEN, 21, "local address:port of the socket" },
 	[F_REMOTE] = { "remote", FT_STR, FIELD_HIDDEN, 21, "remote address:port of the socket" },
 	[F_HTTP] = { "http", FT_STR, FIELD_HIDDEN, 8, "--http rows: HTTP/1.0, HTTP/1.1 or HTTP/2" },
-	[F_METHOD] = { "method", FT_STR, FIELD_HIDDEN, 7, "--http rows: request method" },
+	[F_METHOD] = { "method", FT_STR, FIELD_HIDDEN, 7,
+		       "decoded rows: HTTP method, gRPC method, SQL command, Redis command" },
 	[F_PATH] = { "path", FT_STR, FIELD_HIDDEN, 24, "--http rows: request path" },
 	[F_AUTHORITY] = { "authority", FT_STR, FIELD_HIDDEN, 20,
 			  "--http rows: :authority or Host" },
 	[F_STATUS] = { "status", FT_U64, FIELD_HIDDEN | FIELD_RIGHT, 3,
-		       "--http responses: status code" },
+		       "responses: HTTP status, grpc-status, MySQL error number" },
 	[F_STREAM] = { "stream", FT_U64, FIELD_HIDDEN | FIELD_RIGHT, 6,
 		       "--http rows: HTTP/2 stream id; HTTP/1: request number on the connection" },
 	[F_RESPONSE_TIME] = { "response_time", FT_DURATION, FIELD_HIDDEN | FIELD_RIGHT, 9,
-			      "--http responses: time since the request (ns in JSON)" },
+			      "decoded responses: time since the request (ns in JSON)" },
 	[F_BODY_LEN] = { "body_len", FT_S64, FIELD_HIDDEN | FIELD_RIGHT, 7,
-			 "--http rows: body bytes (Content-Length, chunked total)" },
+			 "--http rows: body bytes (Content-Length, chunked total); grpc: "
+			 "bytes of the server's messages" },
 	[F_VERIFY_RESULT] = { "verify_result", FT_S64, FIELD_HIDDEN, 6,
 			      "--verify rows: verify mode, X509 result or GnuTLS status" },
 	[F_DATA] = { "data", FT_BYTES, 0, 0,
-		     "plaintext, escaped; --http rows: the request or response" },
+		     "plaintext, escaped; decoded rows: the request or response" },
+	[F_PROTO] = { "proto", FT_STR, FIELD_HIDDEN, 8,
+		      "decoded rows: http, grpc, postgres, mysql or redis" },
+	[F_REQUEST] = { "request", FT_STR, FIELD_HIDDEN, 32,
+			"decoded rows: SQL text, Redis command line, gRPC or HTTP path" },
+	[F_RESULT] = { "result", FT_STR, FIELD_HIDDEN, 16,
+		       "decoded responses: command tags, OK, the reply, the gRPC status" },
+	[F_CODE] = { "code", FT_STR, FIELD_HIDDEN, 8,
+		     "decoded errors: SQLSTATE, gRPC status name, Redis error prefix" },
+	[F_KEY] = { "key", FT_STR, FIELD_HIDDEN, 16, "redis rows: the command's first key" },
+	[F_SERVICE] = { "service", FT_STR, FIELD_HIDDEN, 20, "grpc rows: package.Service" },
+	[F_ROWS] = { "rows", FT_U64, FIELD_HIDDEN | FIELD_RIGHT, 5,
+		     "SQL responses: rows returned or affected" },
+	[F_MESSAGES] = { "messages", FT_U64, FIELD_HIDDEN | FIELD_RIGHT, 4,
+			 "grpc responses: messages the server sent" },
+	[F_REQ_MESSAGES] = { "req_messages", FT_U64, FIELD_HIDDEN | FIELD_RIGHT, 4,
+			     "grpc responses: messages the client sent" },
 	{},
 };
 
@@ -88,6 +107,13 @@ static const struct gadget_option ssl_options[] = {
 	{ .name = "hex", .short_name = 'x', .help = "hex dump of the plaintext under each row" },
 	OPT_FLAG("http", "decode HTTP/1.x and HTTP/2: a row per request and response", SSL_FIELD,
 		 http, NULL),
+	OPT_FLAG("decode",
+		 "decode HTTP, gRPC, PostgreSQL, MySQL/MariaDB and Redis: a row per "
+		 "request and response",
+		 SSL_FIELD, decode, NULL),
+	OPT_OWN("proto", "LIST",
+		"decode only these (comma-separated): http, grpc, postgres, mysql, "
+		"redis"),
 	OPT_OWN("pcap", "FILE", "write the plaintext as TCP streams to a pcap file (0600)"),
 	OPT_FLAG("verify", "report certificate verification turned off or failed", SSL_FIELD,
 		 verify, "trace_verify"),
@@ -107,6 +133,20 @@ static int ssl_parse_option(struct session *s, const struct gadget_option *opt, 
 					   opt->name[0] == 'b');
 	if (!strcmp(opt->name, "hex")) {
 		s->hex_dump = true;
+	} else if (!strcmp(opt->name, "proto")) {
+		unsigned int mask;
+		const char *bad;
+		size_t len;
+
+		if (proto_parse_list(arg, &mask, &bad, &len)) {
+			loupe_err(
+				"--proto: unknown protocol '%.*s': use http, grpc, postgres, mysql, "
+				"redis or all",
+				(int)len, bad);
+			return -EINVAL;
+		}
+		st->proto_list |= mask;
+		st->proto_given = true;
 	} else if (!strcmp(opt->name, "pcap")) {
 		st->pcap_path = arg;
 		audit_add_output("pcap", arg);
@@ -122,8 +162,13 @@ static int ssl_check(struct session *s)
 		loupe_err("--no-reads and --no-writes together leave nothing to trace");
 		return -EINVAL;
 	}
-	if ((st->http || st->pcap_path || st->redact) && (st->no_data || st->sample > 1)) {
-		loupe_err("--http, --pcap and --redact need every call's data: drop %s",
+	/* --proto restricts --decode; --http is one of them. */
+	st->protos = st->proto_given ? st->proto_list : st->decode ? PROTO_ALL : 0;
+	if (st->http)
+		st->protos |= 1u << PROTO_HTTP;
+	if ((st->protos || st->pcap_path || st->redact) && (st->no_data || st->sample > 1)) {
+		loupe_err("--http, --decode, --proto, --pcap and --redact need every call's data: "
+			  "drop %s",
 			  st->no_data ? "--no-data" : "--sample");
 		return -EINVAL;
 	}
@@ -281,8 +326,8 @@ static void emit_call_row(struct session *s, const struct ssl_call *c)
 	}
 	if (ssl_kind_has_data(c->op->kind)) {
 		s->bytes += c->len;
-		/* Columns with --http: the HTTP rows stand for the data. */
-		if (st->http && !s->json)
+		/* Columns: decoded rows (--http, --proto) stand for the data. */
+		if (c->decoded && !s->json)
 			return;
 	}
 	ssl_row_begin(v, r, &bufs);
@@ -479,6 +524,8 @@ static const struct gadget ssl_gadget = {
 		"  loupe trace ssl --bin /opt/app/server     TLS linked into an executable\n"
 		"  loupe trace ssl --crypto --no-data        handshake crypto latency too\n"
 		"  loupe trace ssl --http --comm curl        one row per HTTP request/response\n"
+		"  loupe trace ssl --decode                  HTTP, gRPC, SQL and Redis requests\n"
+		"  loupe trace ssl --proto postgres,redis --fields comm,proto,request,result,latency\n"
 		"  loupe trace ssl --pcap /tmp/tls.pcap      plaintext for Wireshark/tshark\n"
 		"  loupe trace ssl --verify                  who turns certificate checks off\n"
 		"  loupe trace ssl --redact -o json          secrets masked in every output\n",

@@ -1,0 +1,10 @@
+// FUZZ_SRCS: src/gadgets/ssl/pgsql.c src/gadgets/ssl/proto.c
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* libFuzzer target for the pgsql decoder (pgsql.c): see proto_fuzz.h. */
+#include "proto_fuzz.h"
+#include "gadgets/ssl/pgsql.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	return fuzz_decoder(&pgsql_decoder, data, size);
+}
