@@ -25,7 +25,7 @@ LOUPE_SKELETON(ssl_skeleton, ssl_bpf);
 static const struct field ssl_fields[] = {
 	LOUPE_PROC_FIELDS,
 	[F_LIBRARY] = { "library", FT_STR, FIELD_HIDDEN, 9,
-			"openssl, gnutls, nss, or libcrypto (--crypto)" },
+			"openssl, gnutls, nss, go, or libcrypto (--crypto)" },
 	[F_OPERATION] = { "operation", FT_STR, 0, 18, "function called, e.g. SSL_read" },
 	[F_DIRECTION] = { "direction", FT_STR, FIELD_HIDDEN, 9,
 			  "read, write, handshake, crypto or verify" },
@@ -229,7 +229,7 @@ void ssl_row_begin(struct value *v, const struct ssl_record *r, struct row_bufs 
 
 	values_set_proc(v, &r->proc);
 	v[F_LIBRARY] = val_str(backend ? backend->name : "unknown");
-	v[F_OPERATION] = val_str(op ? op->name : "unknown");
+	v[F_OPERATION] = val_str(op ? ssl_op_name(op) : "unknown");
 	v[F_DIRECTION] = val_str(op ? ssl_dir_name(op->dir) : "");
 	if (!op || op->dir != SSL_DIR_CRYPTO)
 		v[F_CONN] = val_u64(r->conn);
@@ -399,7 +399,12 @@ static int ssl_handle(struct session *s, const void *data, size_t size)
 
 static void ssl_tick(struct session *s)
 {
+	const struct ssl_backend *b;
+
 	discover_tick(s);
+	for_each_backend (b, i)
+		if (b->tick)
+			b->tick(s);
 }
 
 static void ssl_flush(struct session *s)
