@@ -36,7 +36,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"math"
 	"math/big"
 	"net"
 	"net/http"
@@ -50,11 +49,16 @@ import (
 
 const minBody, maxBody = 10 << 10, 1 << 20
 
-// body is request i's body: log-uniform length in [minBody, maxBody].
+// body is request i's body, 10 KiB to 1 MiB: a length class 10 KiB << k
+// (k in 0..6), a length within it, capped at 1 MiB.  Integers only, so that
+// Python makes the same bytes.
 func body(seed string, i int) []byte {
 	h := sha256.Sum256([]byte(fmt.Sprintf("%s/%d/len", seed, i)))
-	u := float64(binary.BigEndian.Uint32(h[:4])) / float64(math.MaxUint32)
-	n := int(float64(minBody) * math.Pow(float64(maxBody)/float64(minBody), u))
+	lo := minBody << (uint(h[0]) % 7)
+	n := lo + int(binary.BigEndian.Uint32(h[1:5])%uint32(lo))
+	if n > maxBody {
+		n = maxBody
+	}
 	out := make([]byte, 0, n+64)
 	for blk := 0; len(out) < n; blk++ {
 		b := sha256.Sum256([]byte(fmt.Sprintf("%s/%d/%d", seed, i, blk)))
