@@ -17,9 +17,13 @@ TEST="python3 openssl curl wget ca-certificates
 gnutls-bin libnss3-tools nodejs nginx nghttp2-client nghttp2-server
 socat netcat-openbsd iproute2 util-linux procps psmisc
 tshark
-qemu-system-x86 seabios busybox-static debian-archive-keyring"
+qemu-system-x86 seabios busybox-static debian-archive-keyring
+golang-go binutils"
 # Real TLS clients and servers of every library, network tools, tshark to
-# read our pcap files; qemu and busybox boot other kernels (make check-kernels).
+# read our pcap files; qemu and busybox boot other kernels (make check-kernels);
+# golang-go builds our Go TLS programs (tests/ssl/go/, bench/go_tls_loop.go)
+# from the standard library, and its own stripped go binary is a test subject;
+# binutils' objdump checks our x86-64 decoder (tests/ssl/test_go_decoder.py).
 
 missing=""
 for p in $BUILD $TEST; do
