@@ -51,3 +51,8 @@ $(OUTPUT)/bench/go_tls_loop: bench/go_tls_loop.go
 	$(call msg,GO,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(GO_ENV) CGO_ENABLED=0 $(GO) build -o $(abspath $@) $<
+
+# The kernel matrix's Go smoke test runs the static client and server in the VM.
+$(OUTPUT)/kernels/helpers/gotls: $(OUTPUT)/tests/go/gotls
+	$(Q)mkdir -p $(dir $@)
+	$(Q)cp $< $@

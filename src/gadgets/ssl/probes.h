@@ -143,11 +143,11 @@
  * gives them as every other row.  Handshakes: latency and role, no data.
  */
 #define SSL_GO_ROWS(R, X)                                                                  \
-	R(X, go, go_tls_write, "crypto/tls.(*Conn).Write", GO_RW, WRITE, PROBE_CORE)       \
-	R(X, go, go_tls_read, "crypto/tls.(*Conn).Read", GO_RW, READ, PROBE_CORE)          \
-	R(X, go, go_tls_client_handshake, "crypto/tls.(*Conn).clientHandshake", GO_HS_CLIENT, \
+	R(X, go, tls_conn_write, "crypto/tls.(*Conn).Write", GO_RW, WRITE, PROBE_CORE)       \
+	R(X, go, tls_conn_read, "crypto/tls.(*Conn).Read", GO_RW, READ, PROBE_CORE)          \
+	R(X, go, tls_client_handshake, "crypto/tls.(*Conn).clientHandshake", GO_HS_CLIENT, \
 	  HANDSHAKE, PROBE_HELPER)                                                         \
-	R(X, go, go_tls_server_handshake, "crypto/tls.(*Conn).serverHandshake", GO_HS_SERVER, \
+	R(X, go, tls_server_handshake, "crypto/tls.(*Conn).serverHandshake", GO_HS_SERVER, \
 	  HANDSHAKE, PROBE_HELPER)
 #define SSL_GO_ROW(X, lib, func, sym, kind, dir, flags) X(lib, func, kind, dir, flags)
 #define SSL_GO_PROBES(X) SSL_GO_ROWS(SSL_GO_ROW, X)
