@@ -36,7 +36,7 @@ static const struct field ssl_fields[] = {
 	[F_TRUNCATED] = { "truncated", FT_BOOL, FIELD_HIDDEN, 5,
 			  "true when data holds less than len bytes" },
 	[F_CONN] = { "conn", FT_HEX, FIELD_HIDDEN, 14,
-		     "connection handle (SSL *, gnutls_session_t, PRFileDesc *)" },
+		     "connection handle (SSL *, gnutls_session_t, PRFileDesc *, *tls.Conn)" },
 	[F_ERROR] = { "error", FT_STR, 0, 10, "why the call failed; empty on success" },
 	[F_FD] = { "fd", FT_S64, FIELD_HIDDEN | FIELD_RIGHT, 4,
 		   "the connection's socket descriptor" },
@@ -72,7 +72,8 @@ static const struct gadget_counter ssl_counters[] = {
 
 static const struct gadget_option ssl_options[] = {
 	OPT_OWN("lib", "PATH", "also probe this library (repeatable)"),
-	OPT_OWN("bin", "PATH", "also probe this executable with TLS linked in (repeatable)"),
+	OPT_OWN("bin", "PATH",
+		"also probe this executable with TLS linked in, or a Go program (repeatable)"),
 	OPT_FLAG("crypto", "libcrypto signing, verification, key agreement latency", SSL_FIELD,
 		 crypto, "trace_crypto"),
 	OPT_FLAG("no-follow", "do not look at processes started after loupe", SSL_FIELD, no_follow,
@@ -437,7 +438,7 @@ static const char *ssl_variant(void)
 
 static const struct gadget ssl_gadget = {
 	.name = "ssl",
-	.summary = "TLS plaintext of OpenSSL, GnuTLS and NSS reads and writes",
+	.summary = "TLS plaintext of OpenSSL, GnuTLS, NSS and Go crypto/tls reads and writes",
 	.examples =
 		"  loupe trace ssl                          every process using libssl\n"
 		"  loupe trace ssl --comm curl -x           curl's traffic as a hex dump\n"
@@ -445,6 +446,7 @@ static const struct gadget ssl_gadget = {
 		"  loupe trace ssl --no-data --sample 100   cheap call metadata on a busy host\n"
 		"  loupe trace ssl --lib /opt/app/lib/libssl.so.3   a private copy of libssl\n"
 		"  loupe trace ssl --bin /opt/app/server     TLS linked into an executable\n"
+		"  loupe trace ssl --bin /usr/bin/kubelet    a Go program (stripped too)\n"
 		"  loupe trace ssl --crypto --no-data        handshake crypto latency too\n"
 		"  loupe trace ssl --http --comm curl        one row per HTTP request/response\n"
 		"  loupe trace ssl --pcap /tmp/tls.pcap      plaintext for Wireshark/tshark\n"
