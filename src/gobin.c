@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "gobin.h"
+#include "uprobe.h"
 #include "x86len.h"
 
 #define BUILDINFO_MAGIC "\xff Go buildinf:"
@@ -74,25 +75,13 @@ static Elf_Data *section_data(Elf *elf, const char *name, bool suffix, GElf_Shdr
 static const uint8_t *vaddr_bytes(Elf *elf, const uint8_t *file, size_t fsize, uint64_t vaddr,
 				  size_t len, unsigned long *offset)
 {
-	size_t nph;
+	unsigned long off;
 
-	if (elf_getphdrnum(elf, &nph))
+	if (!elf_vaddr_offset(elf, vaddr, len, &off) || off > fsize || fsize - off < len)
 		return NULL;
-	for (size_t i = 0; i < nph; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		if (vaddr >= ph.p_vaddr && vaddr - ph.p_vaddr + len <= ph.p_filesz &&
-		    ph.p_offset + ph.p_filesz <= fsize) {
-			uint64_t off = vaddr - ph.p_vaddr + ph.p_offset;
-
-			if (offset)
-				*offset = off;
-			return file + off;
-		}
-	}
-	return NULL;
+	if (offset)
+		*offset = off;
+	return file + off;
 }
 
 static uint64_t get_le(const uint8_t *p, int size)
