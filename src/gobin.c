@@ -389,8 +389,11 @@ int go_binary_read(const char *path, struct go_info *info, struct go_func *funcs
 		err = -ENOEXEC;
 		goto out;
 	}
-	if ((err = read_buildinfo(&f, info, &noregabi)))
+	/* Before 1.13 no build info: still Go (its build id note), of no known version. */
+	if ((err = read_buildinfo(&f, info, &noregabi)) &&
+	    !section_data(f.elf, ".note.go.buildid", false, NULL))
 		goto out;
+	err = 0;
 	if (eh.e_machine != EM_X86_64) {
 		err = -EOPNOTSUPP;
 		goto out;

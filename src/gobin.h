@@ -24,7 +24,7 @@ struct go_func {
 };
 
 struct go_info {
-	char version[32]; /* "go1.19.8" */
+	char version[32]; /* "go1.19.8"; "" before Go 1.13 (no build info) */
 	int major, minor; /* 1, 19; 0, 0 when the version cannot be parsed */
 	bool regabi;	  /* arguments and results in registers (1.17+ on amd64) */
 	bool from_symtab; /* functions found in .symtab, else in .gopclntab */

@@ -5,8 +5,8 @@ Our net/http client and server (tests/ssl/go/gotls.go, built by Debian's
 golang-go) over HTTP/1.1 and HTTP/2: request and response plaintext on both
 sides, handshakes, endpoints, --http, --pcap, --redact, --data-size, --sample,
 --no-reads; the client built stripped (-s -w) and as a cgo position-independent
-executable; a Go program started after loupe; a Go program without crypto/tls
-not probed; --pid and --comm; a handshake inside Write; a Read into a buffer
+executable; Go 1.15 (arguments on the stack); a Go program started after
+loupe; a Go program without crypto/tls not probed; --pid and --comm; a handshake inside Write; a Read into a buffer
 on a goroutine stack that moves; the programs' outputs and exit statuses the
 same traced and untraced.
 """
@@ -24,12 +24,12 @@ from loupetest import OUTPUT, TAP, Loupe, require_root, run  # noqa: E402
 from tlsservers import http_rows, tshark  # noqa: E402
 
 GO = os.path.join(OUTPUT, "tests", "go")
-GOTLS, STRIPPED, CGO, NOTLS = (os.path.join(GO, n) for n in
-                               ("gotls", "gotls-stripped", "gotls-cgo", "gonotls"))
+GOTLS, STRIPPED, CGO, NOTLS, GO115 = (
+    os.path.join(GO, n) for n in ("gotls", "gotls-stripped", "gotls-cgo", "gonotls", "gotls-go115"))
 
 tap = TAP()
 require_root(tap)
-for b in (GOTLS, STRIPPED, CGO, NOTLS):
+for b in (GOTLS, STRIPPED, CGO, NOTLS, GO115):
     if not os.access(b, os.X_OK):
         tap.ok(False, f"{b} is built (make check builds it)")
         tap.done()
@@ -241,6 +241,45 @@ try:
                f"{name}: endpoints (g read from thread-local storage)",
                [(e["operation"], e.get("fd"), e.get("remote")) for e in mine])
         lp.cleanup()
+
+    # --- Go 1.15: arguments and results on the stack, g in thread-local storage ----------
+    old = Server(GO115)
+    lp = Loupe(["trace", "ssl", "-v", "--comm", "gotls-go115"])
+    rc1, out1, _ = gotls("get", old.url + "/go115-h1", "h1", binary=GO115)
+    rc2, out2, _ = gotls("post", old.url + "/go115-h2", "go115-body-xyz", "h2", binary=GO115)
+    time.sleep(0.3)
+    lp.stop()
+    old.stop()
+    evs = lp.events()
+    cli = [e for e in evs if e["pid"] != old.pid]
+    srv_old = [e for e in evs if e["pid"] == old.pid]
+    tap.ok(rc1 == 0 and rc2 == 0 and "HTTP/1.1 /go115-h1" in out1 and
+           "got /go115-h2 14 " in out2, "Go 1.15 client and server talk", out1 + out2)
+    tap.ok("go1.15.15, stack ABI, functions from .symtab" in lp.stderr,
+           "Go 1.15: read as the stack ABI", lp.stderr)
+    tap.ok(any(e["operation"] == W and data(e).startswith(b"GET /go115-h1 HTTP/1.1\r\n")
+               for e in cli) and
+           any(e["operation"] == R and data(e).startswith(b"GET /go115-h1 HTTP/1.1\r\n")
+               for e in srv_old) and
+           any(e["operation"] == R and b"hello from go, HTTP/1.1 /go115-h1" in data(e)
+               for e in cli),
+           "Go 1.15, HTTP/1.1: request and response on both sides (arguments from the stack)")
+    tap.ok(any(e["operation"] == W and b"go115-body-xyz" in data(e) for e in cli) and
+           any(e["operation"] == R and b"go115-body-xyz" in data(e) for e in srv_old) and
+           any(e["operation"] == R and b"got /go115-h2 14 " in data(e) for e in cli),
+           "Go 1.15, HTTP/2: the body on both sides, the answer read")
+    io = [e for e in evs if e["direction"] in ("read", "write")]
+    hs = [e for e in evs if e["direction"] == "handshake"]
+    tap.ok(io and all(e["len"] == e["captured"] == len(data(e)) and e["fd"] is not None and
+                      f"127.0.0.1:{old.port}" in (e["local"], e["remote"]) for e in io),
+           "Go 1.15: byte counts from the stack, endpoints (g from thread-local storage)",
+           [(e["operation"], e["len"], e["fd"], e["remote"]) for e in io][:6])
+    tap.ok(sum(e["operation"].endswith("clientHandshake") for e in hs) == 2 and
+           sum(e["operation"].endswith("serverHandshake") for e in hs) == 2 and
+           all(e["error"] == "" for e in hs), "Go 1.15: handshakes, their results from the stack",
+           [(e["operation"], e["error"]) for e in hs])
+    tap.eq(lp.stats()["lost"], 0, "Go 1.15: nothing lost")
+    lp.cleanup()
 
     # --- a Go program started after loupe -------------------------------------------------
     lp = Loupe(["trace", "ssl", "--comm", "gotls-cgo"])

@@ -5,6 +5,7 @@ stripped binaries (Debian's golang-go):
 
 - the version: `go version FILE` (Go's debug/buildinfo);
 - every instruction boundary of every function: binutils' `objdump -d`
+  (Go 1.19 builds and a Go 1.15 one)
   (a RET missed would leave calls open; a false one would probe mid-instruction);
 - functions found in the stripped builds where the unstripped build's
   .symtab puts them, with the same RETs.
@@ -81,15 +82,18 @@ def func_names(binary):
 names = func_names(os.path.join(GO, "gotls"))
 tap.ok(len(names) > 3000, f"{len(names)} function names from gotls's .symtab")
 ref = None
-for name in ("gotls", "gotls-stripped", "gotls-cgo", "gonotls"):
+for name in ("gotls", "gotls-stripped", "gotls-cgo", "gotls-go115", "gonotls"):
     binary = os.path.join(GO, name)
-    rc, info, funcs, insns = dump(binary, names if name != "gonotls" else TLS_FUNCS)
+    own = func_names(binary) if name == "gotls-go115" else names
+    rc, info, funcs, insns = dump(binary, own if name != "gonotls" else TLS_FUNCS)
     tap.ok(rc == 0 and info.get("version") == go_version(binary),
            f"{name}: version {info.get('version')}, as go version says", info)
     if name == "gonotls":
         tap.ok(not funcs, "gonotls: no crypto/tls function found")
         continue
-    tap.eq(info.get("symtab"), "1" if name == "gotls" else "0",
+    tap.eq(info.get("regabi"), "0" if name == "gotls-go115" else "1",
+           f"{name}: {'stack' if name == 'gotls-go115' else 'register'} ABI")
+    tap.eq(info.get("symtab"), "1" if name in ("gotls", "gotls-go115") else "0",
            f"{name}: functions from {'.symtab' if info.get('symtab') == '1' else '.gopclntab'}")
     starts, rets = objdump(binary)
     bad, total = [], 0

@@ -111,6 +111,11 @@ static int go_read(struct session *s, const char *path, const char *shown, struc
 				   info->version);
 		return 0;
 	}
+	if (!info->version[0]) {
+		loupe_warn("%s: a Go program without build info (Go before 1.13), not probed",
+			   shown);
+		return -EPROTO;
+	}
 	if (!info->major) {
 		loupe_warn("%s: Go program of an unknown version (\"%s\"), not probed", shown,
 			   info->version);

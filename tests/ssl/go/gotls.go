@@ -36,6 +36,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"io/ioutil"
 	"math/big"
 	"net"
 	"net/http"
@@ -93,7 +94,7 @@ func check(err error) {
 func server() {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		b, err := io.ReadAll(r.Body)
+		b, err := ioutil.ReadAll(r.Body)
 		if err != nil {
 			http.Error(w, err.Error(), 500)
 			return
@@ -110,7 +111,7 @@ func server() {
 	srv := &http.Server{Handler: mux, TLSConfig: &tls.Config{Certificates: []tls.Certificate{selfSigned()}}}
 	fmt.Printf("port %d\n", ln.Addr().(*net.TCPAddr).Port)
 	go func() {
-		io.Copy(io.Discard, os.Stdin)
+		io.Copy(ioutil.Discard, os.Stdin)
 		os.Exit(0)
 	}()
 	check(srv.ServeTLS(ln, "", ""))
@@ -132,7 +133,7 @@ func client(proto string, conns int) *http.Client {
 func show(resp *http.Response, err error) {
 	check(err)
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	b, err := ioutil.ReadAll(resp.Body)
 	check(err)
 	fmt.Printf("%s %d\n%s", resp.Proto, resp.StatusCode, b)
 }
@@ -151,7 +152,7 @@ func upload(url, seed string, n, conns int, proto string) {
 			resp, err := c.Post(fmt.Sprintf("%s/upload/%d", url, i), "text/plain", strings.NewReader(string(b)))
 			if err == nil {
 				var got []byte
-				got, err = io.ReadAll(resp.Body)
+				got, err = ioutil.ReadAll(resp.Body)
 				resp.Body.Close()
 				sum := sha256.Sum256(b)
 				want := fmt.Sprintf("got /upload/%d %d %x\n", i, len(b), sum)
@@ -197,7 +198,7 @@ func raw(addr, text string) {
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	check(err)
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	b, err := ioutil.ReadAll(resp.Body)
 	check(err)
 	fmt.Printf("%s %d\n%s", resp.Proto, resp.StatusCode, b)
 }
