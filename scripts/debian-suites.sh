@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #
 # Sourced (bash): apt for Debian's bullseye, bookworm and trixie through a

@@ -23,7 +23,7 @@ if [ -s "$dir/vmlinuz" ] && [ -s "$dir/package" ] && [ "${KERNELS_REFRESH:-0}" !
 fi
 
 # Private apt lists of every suite (the mirror this machine uses, or KERNELS_MIRROR).
-DEBIAN_MIRROR=${KERNELS_MIRROR:-}
+export DEBIAN_MIRROR=${KERNELS_MIRROR:-}
 # shellcheck source=../debian-suites.sh
 . "$(dirname "$0")/../debian-suites.sh"
 mkdir -p "$cache/debs"
