@@ -4,8 +4,9 @@
  *
  *   ssl.c            the gadget: options, fields, records back into calls, rows
  *   backend.c        the operations table and the list of backends
- *   openssl.c, gnutls.c, nss.c, libcrypto.c
+ *   openssl.c, gnutls.c, nss.c, libcrypto.c, go.c
  *                    one backend each: its probes (probes.h) and its quirks
+ *                    (go.c reads Go executables with src/gobin.c)
  *   discover.c       which files to probe, for every backend: the system's
  *                    libraries, --lib/--bin, running and new processes
  *   conn.c           per-connection state shared by the analyses

@@ -10,7 +10,8 @@
  * The programs are made from the table in probes.h, one pair per function,
  * by the kind of call it is (SSL_BPF_<KIND> below); what only one backend
  * needs lives in its own file: nss.bpf.h (the SSL layer check),
- * libcrypto.bpf.h (--crypto), verify.bpf.h (--verify).  An exec tracepoint
+ * libcrypto.bpf.h (--crypto), verify.bpf.h (--verify), go.bpf.h (Go: calls
+ * by goroutine, return programs on each RET).  An exec tracepoint
  * tells user space to look for libraries a new process brings.
  */
 #include "loupe.bpf.h"
