@@ -74,11 +74,14 @@ static int go_attach(struct session *s, const char *path, const char *shown, enu
 	/* Returns first: an entry without its returns would leave calls open. */
 	for (int k = 0; k < f->nr_rets; k++)
 		if (uprobe_attach_cookie(s, ret, path, f->name, f->rets[k], false, cookie))
-			return 0;
+			goto fail;
 	if (uprobe_attach_cookie(s, entry, path, f->name, f->offset, false, cookie))
-		return 0;
+		goto fail;
 	loupe_info(s, "  %s: %s at %#lx, %d returns", shown, f->name, f->vaddr, f->nr_rets);
 	return 1;
+fail:
+	loupe_warn("%s: %s could not be probed (-v for details)", shown, f->name);
+	return 0;
 }
 
 /* Read the file; 1: a Go program with crypto/tls, 0: not one (said at -v), < 0: said why. */
@@ -146,7 +149,9 @@ static int go_probe_file(struct session *s, const char *path, const char *shown)
 					   f[i].name);
 			continue;
 		}
-		n += go_attach(s, path, shown, go_ops[i], &f[i], go_cookie(&info, go_ops[i]));
+		/* No cookies (before 5.15): none at all, go.bpf.h then assumes the register ABI. */
+		n += go_attach(s, path, shown, go_ops[i], &f[i],
+			       st->disc.cookies ? go_cookie(&info, go_ops[i]) : 0);
 	}
 	loupe_info(s, "  %s: %s, %s ABI, functions from %s", shown, info.version,
 		   info.regabi ? "register" : "stack", info.from_symtab ? ".symtab" : ".gopclntab");
