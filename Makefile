@@ -133,13 +133,15 @@ $(OUTPUT)/bench/empty_probes.bpf.o: bench/empty_probes.bpf.c | $(OUTPUT)/gadgets
 $(OUTPUT)/bench/empty_probes.skel.h: $(OUTPUT)/bench/empty_probes.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name empty_probes_bpf > $@
 
-$(OUTPUT)/bench/empty_probes: bench/empty_probes.c $(OUTPUT)/bench/empty_probes.skel.h
+$(OUTPUT)/bench/empty_probes: bench/empty_probes.c $(OUTPUT)/bench/empty_probes.skel.h \
+			       $(OUTPUT)/libloupe.a
 	$(call msg,CC,$@)
-	$(Q)$(CC) $(CFLAGS) -I$(OUTPUT)/bench $< $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) -I$(OUTPUT)/bench $< $(OUTPUT)/libloupe.a $(LDLIBS) -o $@
 
 # Benchmarks (root): the ssl capture cost, then the capability gadget's.
 bench: loupe bench-tools
 	$(Q)bench/ssl_bench.py --rounds 5
+	$(Q)bench/ssl_bench.py --go --rounds 5
 	$(Q)bench/capabilities/run.sh 5
 
 format:

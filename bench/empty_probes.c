@@ -3,6 +3,10 @@
  * empty_probes LIB: attach empty entry and return programs to SSL_read,
  * SSL_write, SSL_read_ex, SSL_write_ex and SSL_do_handshake in LIB (the same
  * hooks as `loupe trace ssl`), print "ready" and wait for a signal.
+ *
+ * empty_probes --go BIN: the same on the Go executable BIN's hooks: the
+ * entry and every RET of crypto/tls.(*Conn).Write, Read and the client and
+ * server handshakes (no return probes on Go code), found as loupe finds them.
  */
 #include <errno.h>
 #include <signal.h>
@@ -13,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "empty_probes.skel.h"
+#include "gobin.h"
 
 static volatile sig_atomic_t done;
 
@@ -21,14 +26,43 @@ static void on_signal(int sig)
 	done = 1;
 }
 
+/* Plain uprobes on the entry and on every RET, as loupe's Go backend puts them. */
+static int attach_go(struct empty_probes_bpf *skel, const char *bin)
+{
+	struct go_func f[] = {
+		{ .name = "crypto/tls.(*Conn).Write" },
+		{ .name = "crypto/tls.(*Conn).Read" },
+		{ .name = "crypto/tls.(*Conn).clientHandshake" },
+		{ .name = "crypto/tls.(*Conn).serverHandshake" },
+	};
+	struct go_info info;
+	int err = go_binary_read(bin, &info, f, 4);
+
+	if (err) {
+		fprintf(stderr, "empty_probes: %s: %s\n", bin, strerror(-err));
+		return 1;
+	}
+	for (int i = 0; i < 4; i++) {
+		if (!f[i].found)
+			continue;
+		for (int k = -1; k < f[i].nr_rets; k++)
+			if (!bpf_program__attach_uprobe(skel->progs.empty_entry, false, -1, bin,
+							k < 0 ? f[i].offset : f[i].rets[k])) {
+				fprintf(stderr, "empty_probes: cannot attach %s\n", f[i].name);
+				return 1;
+			}
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	static const char *const funcs[] = { "SSL_read", "SSL_write", "SSL_read_ex",
-					     "SSL_write_ex", "SSL_do_handshake" };
+	static const char *const funcs[] = { "SSL_read", "SSL_write", "SSL_read_ex", "SSL_write_ex",
+					     "SSL_do_handshake" };
 	struct empty_probes_bpf *skel;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: empty_probes LIBSSL\n");
+	if (argc != 2 && !(argc == 3 && !strcmp(argv[1], "--go"))) {
+		fprintf(stderr, "usage: empty_probes LIBSSL | --go BIN\n");
 		return 2;
 	}
 	skel = empty_probes_bpf__open_and_load();
@@ -36,7 +70,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "empty_probes: load failed: %s\n", strerror(errno));
 		return 1;
 	}
-	for (size_t i = 0; i < sizeof(funcs) / sizeof(funcs[0]); i++) {
+	if (argc == 3 && attach_go(skel, argv[2]))
+		return 1;
+	for (size_t i = 0; argc == 2 && i < sizeof(funcs) / sizeof(funcs[0]); i++) {
 		LIBBPF_OPTS(bpf_uprobe_opts, entry, .func_name = funcs[i]);
 		LIBBPF_OPTS(bpf_uprobe_opts, ret, .func_name = funcs[i], .retprobe = true);
 

@@ -11,6 +11,9 @@ The JSON file is removed and the page cache synced after each loupe run, so
 that disk writeback of one round cannot stall the next.
 
     sudo bench/ssl_bench.py [--rounds 5]      (make bench runs it)
+    sudo bench/ssl_bench.py --go [--rounds 5] the same for Go's crypto/tls:
+        bench/go_tls_loop.go (client (*Conn).Write, server (*Conn).Read), the
+        floor on the entry and every RET of the Go functions loupe probes
 Prints a markdown table for docs/performance.md.
 """
 import argparse
@@ -25,6 +28,7 @@ import time
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 LOUPE = os.path.join(ROOT, "loupe")
 TLS_LOOP = os.path.join(ROOT, ".output", "bench", "tls_loop")
+GO_TLS_LOOP = os.path.join(ROOT, ".output", "bench", "go_tls_loop")
 EMPTY = os.path.join(ROOT, ".output", "bench", "empty_probes")
 LIBSSL = "/lib/x86_64-linux-gnu/libssl.so.3"
 SIZES = {64: 30000, 1024: 30000, 16384: 8000}
@@ -38,15 +42,15 @@ def wait_ready(proc, word):
     raise RuntimeError("tracer died before it was ready")
 
 
-def loop(size, iters):
-    out = subprocess.run([TLS_LOOP, "bench", str(size), str(iters)], check=True,
+def loop(prog, size, iters):
+    out = subprocess.run([prog, "bench", str(size), str(iters)], check=True,
                          capture_output=True).stdout.decode()
     return float(out.split()[1])
 
 
-def start_loupe(out_path):
+def start_loupe(out_path, comm):
     t0 = time.time()
-    p = subprocess.Popen([LOUPE, "trace", "ssl", "--comm", "tls_loop", "-o", "json",
+    p = subprocess.Popen([LOUPE, "trace", "ssl", "--comm", comm, "-o", "json",
                           "--output-file", out_path], stderr=subprocess.PIPE)
     wait_ready(p, "loupe: ready")
     return p, time.time() - t0
@@ -66,7 +70,11 @@ def stop_loupe(p):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--go", action="store_true", help="Go's crypto/tls instead of OpenSSL")
     args = ap.parse_args()
+    prog = GO_TLS_LOOP if args.go else TLS_LOOP
+    empty = [EMPTY, "--go", GO_TLS_LOOP] if args.go else [EMPTY, LIBSSL]
+    comm = os.path.basename(prog)
     if os.geteuid():
         sys.exit("ssl_bench: run as root")
     tmp = tempfile.mkdtemp(prefix="loupe-bench-")
@@ -74,15 +82,15 @@ def main():
     rss, ready, lost, events = [], [], 0, 0
     for r in range(args.rounds):
         for size, iters in SIZES.items():
-            res[size]["untraced"].append(loop(size, iters))
-            e = subprocess.Popen([EMPTY, LIBSSL], stderr=subprocess.PIPE)
+            res[size]["untraced"].append(loop(prog, size, iters))
+            e = subprocess.Popen(empty, stderr=subprocess.PIPE)
             wait_ready(e, "ready")
-            res[size]["floor"].append(loop(size, iters))
+            res[size]["floor"].append(loop(prog, size, iters))
             e.send_signal(2)
             e.wait()
-            p, t = start_loupe(os.path.join(tmp, "out.json"))
+            p, t = start_loupe(os.path.join(tmp, "out.json"), comm)
             ready.append(t)
-            res[size]["loupe"].append(loop(size, iters))
+            res[size]["loupe"].append(loop(prog, size, iters))
             hwm, st = stop_loupe(p)
             # Start every round with clean page cache: writeback of an earlier
             # round's output must not stall this one's writer.

@@ -8,7 +8,8 @@
 
 KERNELS         ?=
 KT_HELPERS_DIR  := $(OUTPUT)/kernels/helpers
-KT_HELPERS      := $(KT_HELPERS_DIR)/caphelp $(KT_HELPERS_DIR)/fdhelp $(KT_HELPERS_DIR)/cert.pem
+KT_HELPERS      := $(KT_HELPERS_DIR)/caphelp $(KT_HELPERS_DIR)/fdhelp $(KT_HELPERS_DIR)/cert.pem \
+		   $(KT_HELPERS_DIR)/gotls
 
 .PHONY: check-kernels kernel-helpers
 

@@ -22,7 +22,8 @@ qemu-system-x86 seabios busybox-static debian-archive-keyring
 podman runc catatonit docker.io
 prometheus
 postgresql mariadb-server mariadb-client redis-server redis-tools
-python3-grpcio python3-psycopg2 php-cli php-mysql"
+python3-grpcio python3-psycopg2 php-cli php-mysql
+golang-go binutils"
 # Real TLS clients and servers of every library, network tools, tshark to
 # read our pcap files; qemu and busybox boot other kernels (make check-kernels);
 # podman (with runc: crun refuses this host's hybrid cgroups) and docker run
@@ -32,6 +33,9 @@ python3-grpcio python3-psycopg2 php-cli php-mysql"
 # (tests/ssl/test_proto_*.py): PostgreSQL (psql, pgbench), MariaDB, Redis 7
 # (built with TLS), gRPC and psycopg2 for Debian's python3, and PHP's PDO
 # (the one packaged MySQL client with server-side prepared statements).
+# golang-go builds our Go TLS programs (tests/ssl/go/, bench/go_tls_loop.go)
+# from the standard library, and its own stripped go binary is a test subject;
+# binutils' objdump checks our x86-64 decoder (tests/ssl/test_go_decoder.py).
 
 missing=""
 for p in $BUILD $TEST; do

@@ -153,8 +153,7 @@ int find_libraries(const char *root, const char *prefix, struct lib_list *out)
 	return out->n;
 }
 
-/* Virtual address to file offset, through the loadable segments. */
-static bool vaddr_to_offset(Elf *elf, GElf_Addr vaddr, unsigned long *off)
+bool elf_vaddr_offset(Elf *elf, unsigned long vaddr, unsigned long len, unsigned long *off)
 {
 	size_t nph;
 
@@ -165,7 +164,7 @@ static bool vaddr_to_offset(Elf *elf, GElf_Addr vaddr, unsigned long *off)
 
 		if (!gelf_getphdr(elf, i, &ph) || ph.p_type != PT_LOAD)
 			continue;
-		if (vaddr >= ph.p_vaddr && vaddr < ph.p_vaddr + ph.p_filesz) {
+		if (vaddr >= ph.p_vaddr && vaddr - ph.p_vaddr + len <= ph.p_filesz) {
 			*off = vaddr - ph.p_vaddr + ph.p_offset;
 			return true;
 		}
@@ -232,7 +231,7 @@ int elf_find_funcs(const char *path, struct elf_func *funcs, int n, unsigned lon
 				if (funcs[i].found || strncmp(name, funcs[i].name, len) ||
 				    (name[len] != '\0' && name[len] != '@'))
 					continue;
-				if (!vaddr_to_offset(elf, sym.st_value, &funcs[i].offset))
+				if (!elf_vaddr_offset(elf, sym.st_value, 1, &funcs[i].offset))
 					continue;
 				funcs[i].vaddr = sym.st_value;
 				funcs[i].found = true;

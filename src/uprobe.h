@@ -55,6 +55,14 @@ struct elf_func {
  */
 int elf_find_funcs(const char *path, struct elf_func *funcs, int n, unsigned long *image_end);
 
+/*
+ * The file offset of [vaddr, vaddr + len) through the loadable segments of
+ * an open ELF (libelf's Elf *); false if the range is not all in the file.
+ */
+struct Elf;
+bool elf_vaddr_offset(struct Elf *elf, unsigned long vaddr, unsigned long len,
+		      unsigned long *off);
+
 /* One line of /proc/PID/maps with a file behind it. */
 struct proc_map {
 	unsigned long start, end, offset;

@@ -8,7 +8,8 @@
 #
 # usage: check.sh [LABEL...]     LABEL: 5.10 6.1 6.12 host (default: all four)
 # env:   LOUPE, KT_HELPERS (caphelp, fdhelp, cert.pem, key.pem), OUTPUT
-#        KERNELS_GADGETS   smoke tests of each boot (default: tcp,capabilities,fdpass,ssl)
+#        KERNELS_GADGETS   smoke tests of each boot (default: tcp,capabilities,fdpass,ssl,ssl:go;
+#                          ssl:go is the ssl smoke test on Go's crypto/tls)
 #        KERNELS_JOBS      VMs at once (default 2)
 #        KERNELS_VM_TIMEOUT  seconds one VM may run (default 300)
 #        KERNELS_CACHE, KERNELS_REFRESH, KERNELS_MIRROR: see fetch.sh
@@ -19,7 +20,7 @@ out=${OUTPUT:-$src/.output}/kernels
 LOUPE=${LOUPE:-$src/loupe}
 helpers=${KT_HELPERS:-$out/helpers}
 cache=${KERNELS_CACHE:-/var/cache/loupe-kernels}
-gadgets=${KERNELS_GADGETS:-tcp,capabilities,fdpass,ssl}
+gadgets=${KERNELS_GADGETS:-tcp,capabilities,fdpass,ssl,ssl:go}
 jobs=${KERNELS_JOBS:-2}
 vm_timeout=${KERNELS_VM_TIMEOUT:-300}
 
@@ -55,7 +56,7 @@ for tool in qemu-system-x86_64 busybox timeout; do
 		exit 1
 	fi
 done
-for f in "$LOUPE" "$helpers/caphelp" "$helpers/fdhelp" "$helpers/cert.pem"; do
+for f in "$LOUPE" "$helpers/caphelp" "$helpers/fdhelp" "$helpers/cert.pem" "$helpers/gotls"; do
 	if [ ! -e "$f" ]; then
 		echo "kernels: $f is missing: run 'make check-kernels'" >&2
 		exit 1

@@ -22,39 +22,18 @@ if [ -s "$dir/vmlinuz" ] && [ -s "$dir/package" ] && [ "${KERNELS_REFRESH:-0}" !
 	exit 0
 fi
 
-# The mirror this machine already uses for Debian (deb822 or one-line lists).
-mirror=${KERNELS_MIRROR:-}
-if [ -z "$mirror" ]; then
-	mirror=$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources \
-		/etc/apt/sources.list.d/*.list 2>/dev/null | grep -v '^[[:space:]]*#' |
-		grep -oE '(https?|file)://[^ ]*/debian/?( |$)' | grep -v security | head -n 1 |
-		tr -d ' ' || true)
-	mirror=${mirror%/}
-	: "${mirror:=http://deb.debian.org/debian}"
-fi
-
-apt=$cache/apt
-mkdir -p "$apt/lists/partial" "$apt/cache/archives/partial" "$cache/debs"
-keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-for suite in bullseye bookworm trixie; do
-	echo "deb [signed-by=$keyring] $mirror $suite main"
-done >"$apt/sources.list"
-opts=(-o "Dir::Etc::sourcelist=$apt/sources.list" -o Dir::Etc::sourceparts=-
-	-o "Dir::State::Lists=$apt/lists" -o "Dir::Cache=$apt/cache"
-	-o APT::Architectures=amd64 -o APT::Sandbox::User=root -q)
-
-# One index refresh per run of the harness, whatever the number of kernels.
-stamp=$apt/updated
-if [ ! -e "$stamp" ] || [ -n "$(find "$stamp" -mmin +60)" ]; then
-	echo "kernels: apt-get update ($mirror, private lists in $apt)" >&2
-	apt-get "${opts[@]}" update >&2
-	touch "$stamp"
-fi
+# Private apt lists of every suite (the mirror this machine uses, or KERNELS_MIRROR).
+export DEBIAN_MIRROR=${KERNELS_MIRROR:-}
+# shellcheck source=../debian-suites.sh
+. "$(dirname "$0")/../debian-suites.sh"
+mkdir -p "$cache/debs"
+debian_suites "$cache/apt"
+opts=("${DEB_OPTS[@]}")
 
 pkg=$(apt-cache "${opts[@]}" search --names-only "$pattern" | awk '{ print $1 }' |
 	sort -V | tail -n 1)
 if [ -z "$pkg" ]; then
-	echo "kernels: no package matches $pattern on $mirror" >&2
+	echo "kernels: no package matches $pattern in bullseye, bookworm or trixie" >&2
 	exit 1
 fi
 echo "kernels: downloading $pkg" >&2

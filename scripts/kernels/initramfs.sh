@@ -7,7 +7,7 @@
 # binaries.  Its content does not depend on the kernel: one image boots all.
 #
 # usage: initramfs.sh OUT.cpio LOUPE HELPERDIR
-#   HELPERDIR holds caphelp, fdhelp (static), cert.pem and key.pem.
+#   HELPERDIR holds caphelp, fdhelp, gotls (static), cert.pem and key.pem.
 set -euo pipefail
 out=$1 loupe=$2 helpers=$3
 src=$(cd "$(dirname "$0")/../.." && pwd)
@@ -50,6 +50,8 @@ if [ -f /usr/lib/ssl/openssl.cnf ]; then
 fi
 
 cp "$helpers"/caphelp "$helpers"/fdhelp "$helpers"/cert.pem "$helpers"/key.pem "$root/kt/"
+# Our Go client and server, static (no cgo): the Go smoke test (smoke-ssl-go.sh).
+cp "$helpers"/gotls "$root/kt/"
 cp "$src"/tests/kernels/{lib.sh,run.sh} "$src"/tests/kernels/smoke-*.sh "$root/kt/"
 cp "$src/tests/kernels/init" "$root/init"
 chmod 755 "$root/init"

@@ -16,7 +16,7 @@ of all four kernels; do not edit by hand.  Reproduce with:
     scripts/kernels/check.sh 5.10      # one kernel (after a `make check-kernels`)
 
 Each Debian cloud kernel boots under `qemu-system-x86_64 -accel tcg` from an
-initramfs holding busybox-static, loupe, openssl and our two static helpers;
+initramfs holding busybox-static, loupe, openssl and our static helpers;
 its /init (tests/kernels/init) runs the smoke tests of tests/kernels/ and
 prints `LOUPE-RESULT` lines on the serial console.  The host kernel runs the
 same scripts directly.  Each row is one smoke test:
@@ -31,6 +31,9 @@ same scripts directly.  Each row is one smoke test:
   receive, both with the file's path.
 - ssl: `openssl s_client` sends `GET /...` to `openssl s_server -www`; the
   request (SSL_write) and the response (SSL_read) are captured in plaintext.
+- ssl, hook go: our static Go client and server (tests/ssl/go/gotls.go,
+  `crypto/tls`, no return probes): the request and the response captured on
+  both sides, and both handshakes.
 
 "variant" is what `loupe list -v` reports on that kernel (or the forced hook).
 

@@ -4,6 +4,8 @@
 # response are captured in plaintext on the client (s_server -www reads and
 # writes through an SSL BIO, which calls libssl's internal functions).
 . "$(dirname "$0")/lib.sh"
+# ssl:go in the matrix: Go's crypto/tls instead.
+[ "${1:-}" = go ] && exec sh "$(dirname "$0")/smoke-ssl-go.sh"
 
 port=$(free_port 2)
 req="GET /loupe-smoke-$$ HTTP/1.0"

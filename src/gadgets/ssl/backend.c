@@ -4,6 +4,7 @@
  * they belong to.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include <bpf/libbpf.h>
 
@@ -16,23 +17,35 @@ const struct ssl_op_info ssl_ops[SSL_OP_MAX] = {
 			    .flags = f },
 	SSL_ALL_PROBES(SSL_OP_INFO)
 #undef SSL_OP_INFO
+	/* Symbols that are not C identifiers (Go): the rows name them. */
+#define SSL_OP_SYMBOL(X, l, func, sym, k, d, f) [SSL_OP_##func].symbol = sym,
+	SSL_GO_ROWS(SSL_OP_SYMBOL, _)
+#undef SSL_OP_SYMBOL
 	[SSL_OP_EXEC] = { .name = "exec", .dir = SSL_DIR_NONE, .kind = -1 },
 };
 /* clang-format on */
 
 const struct ssl_backend *const ssl_backends[] = {
-	&ssl_backend_openssl, &ssl_backend_gnutls, &ssl_backend_nss, &ssl_backend_libcrypto, NULL,
+	&ssl_backend_openssl, &ssl_backend_gnutls, &ssl_backend_nss, &ssl_backend_libcrypto,
+	&ssl_backend_go, NULL,
 };
 
 bool ssl_kind_has_data(int kind)
 {
 	return kind == SSL_KIND_RW || kind == SSL_KIND_RW_EX || kind == SSL_KIND_RECORD ||
-	       kind == SSL_KIND_NSPR;
+	       kind == SSL_KIND_NSPR || kind == SSL_KIND_GO_RW;
 }
 
 bool ssl_kind_has_return(int kind)
 {
 	return kind != SSL_KIND_IMAGE && kind != SSL_KIND_VERIFY_MODE;
+}
+
+const char *ssl_op_name(const struct ssl_op_info *op)
+{
+	const char *slash = op->symbol ? strrchr(op->symbol, '/') : NULL;
+
+	return slash ? slash + 1 : op->symbol ? op->symbol : op->name;
 }
 
 const struct ssl_op_info *ssl_op(unsigned int op)

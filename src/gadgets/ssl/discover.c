@@ -200,6 +200,15 @@ static struct lib_entry *probe_file(struct session *s, const char *path, const c
 	for (size_t op = 0; op < NR_FUNCS; op++)
 		if (found[op] && (ssl_ops[op].flags & PROBE_IMAGE_COOKIE))
 			e->kind |= SEEN_IMAGE;
+	/* Backends that find their functions their own way (Go). */
+	for_each_backend (b, i) {
+		int n = b->probe_file && backend_enabled(st, b) ? b->probe_file(s, path, shown) : 0;
+
+		if (n > 0) {
+			e->kind |= 1u << i;
+			t.attached += n;
+		}
+	}
 	if (!e->kind) {
 		/* Found by us: normal.  Named by the user (--lib): say it. */
 		if (!strncmp(why, "by --", 5))
@@ -215,6 +224,7 @@ static struct lib_entry *probe_file(struct session *s, const char *path, const c
 int discover_check_file(struct session *s, const char *flag, const char *path, bool bin)
 {
 	struct ssl_state *st = s->state;
+	const struct ssl_backend *b;
 	struct elf_func f[NR_FUNCS];
 	bool any = false;
 	int err;
@@ -232,9 +242,17 @@ int discover_check_file(struct session *s, const char *flag, const char *path, b
 	}
 	for (size_t op = 0; op < NR_FUNCS; op++)
 		any |= f[op].found && (ssl_ops[op].flags & PROBE_CORE);
+	for_each_backend (b, i) {
+		if (any || !bin || !b->check_file)
+			continue;
+		err = b->check_file(flag, path);
+		if (err == -EINVAL)
+			return err;
+		any = !err;
+	}
 	if (bin && !any) {
-		loupe_err("--bin %s: no SSL_read/SSL_write, gnutls_record_* or PR_* symbols "
-			  "(stripped, or no TLS linked in)",
+		loupe_err("--bin %s: no SSL_read/SSL_write, gnutls_record_* or PR_* symbols, no Go "
+			  "crypto/tls (stripped, or no TLS linked in)",
 			  path);
 		return -EINVAL;
 	}

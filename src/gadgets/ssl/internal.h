@@ -4,8 +4,9 @@
  *
  *   ssl.c            the gadget: options, fields, records back into calls, rows
  *   backend.c        the operations table and the list of backends
- *   openssl.c, gnutls.c, nss.c, libcrypto.c
+ *   openssl.c, gnutls.c, nss.c, libcrypto.c, go.c
  *                    one backend each: its probes (probes.h) and its quirks
+ *                    (go.c reads Go executables with src/gobin.c)
  *   discover.c       which files to probe, for every backend: the system's
  *                    libraries, --lib/--bin, running and new processes
  *   conn.c           per-connection state shared by the analyses
@@ -38,6 +39,7 @@ struct ssl_op_info {
 	enum ssl_dir dir;
 	int kind;	    /* SSL_KIND_* */
 	unsigned int flags; /* PROBE_* */
+	const char *symbol; /* the symbol probed when name is not it (Go), else NULL */
 };
 
 extern const struct ssl_op_info ssl_ops[SSL_OP_MAX];
@@ -46,6 +48,8 @@ bool ssl_kind_has_data(int kind);
 bool ssl_kind_has_return(int kind);
 /* The backend an operation belongs to, or NULL (notices). */
 const struct ssl_backend *ssl_op_backend(unsigned int op);
+/* The operation field: the name, or the symbol from its last '/' (Go). */
+const char *ssl_op_name(const struct ssl_op_info *op);
 /* The operation's info, or NULL for a number out of range. */
 const struct ssl_op_info *ssl_op(unsigned int op);
 /* Its entry (or return) program: trace_u[ret]probe_<lib>_<func>; NULL if none. */
@@ -79,8 +83,16 @@ struct ssl_backend {
 		       const struct lib_entry *e);
 	/* The text of a verification event of this backend. */
 	void (*verify_text)(const struct ssl_record *r, char *buf, size_t len);
-	/* Find and attach by itself (see above); NULL: ELF symbols, entry and return. */
+	/*
+	 * Find and attach by itself (see above); NULL: ELF symbols, entry and
+	 * return.  Returns the functions attached, 0 when the file is not this
+	 * backend's (or said why not), or -errno.
+	 */
 	int (*probe_file)(struct session *s, const char *path, const char *shown);
+	/* --bin PATH: is the file this backend's?  0, or -EINVAL after saying why not. */
+	int (*check_file)(const char *flag, const char *path);
+	/* Called after every poll of the ring buffer: housekeeping. */
+	void (*tick)(struct session *s);
 };
 
 /* .ops and .nr_ops of a backend, from its rows of probes.h. */
@@ -93,7 +105,7 @@ struct ssl_backend {
 #define SEEN_IMAGE (1u << 31)
 
 extern const struct ssl_backend ssl_backend_openssl, ssl_backend_gnutls, ssl_backend_nss,
-	ssl_backend_libcrypto;
+	ssl_backend_libcrypto, ssl_backend_go;
 extern const struct ssl_backend *const ssl_backends[];
 
 #define for_each_backend(b, i) for (size_t i = 0; ((b) = ssl_backends[i]) != NULL; i++)

@@ -36,6 +36,12 @@
  *   VERIFY_PEERS3  int f(session, const char *host, unsigned *status)
  *   VERIFY_PEERS   int f(session, typed data, elements, unsigned *status); the
  *                  two above call it inside GnuTLS: the outer call is reported
+ * Go (go.bpf.h: no return probes, the "return" program runs on each RET):
+ *   GO_RW      func (c *Conn) Read/Write(b []byte) (int, error)
+ *   GO_HS_CLIENT, GO_HS_SERVER
+ *              func (c *Conn) clientHandshake/serverHandshake(ctx) error: an
+ *              event with latency (Handshake and HandshakeContext run on
+ *              every Read and Write and return at once once it is done)
  */
 #define SSL_KIND_RW 0
 #define SSL_KIND_RW_EX 1
@@ -52,6 +58,9 @@
 #define SSL_KIND_VERIFY_PEERS2 12
 #define SSL_KIND_VERIFY_PEERS3 13
 #define SSL_KIND_VERIFY_PEERS 14
+#define SSL_KIND_GO_RW 15
+#define SSL_KIND_GO_HS_CLIENT 16
+#define SSL_KIND_GO_HS_SERVER 17
 
 /*
  * Flags:
@@ -126,11 +135,29 @@
 	X(libcrypto, EVP_DigestVerify, CRYPTO, CRYPTO, PROBE_MARKER)                         \
 	X(libcrypto, EVP_DigestVerifyFinal, CRYPTO, CRYPTO, PROBE_MARKER)
 
+/*
+ * Go's crypto/tls (go.c, go.bpf.h).  Go symbols are not C identifiers, so
+ * these rows have one column more, sym, after func: func names the
+ * operation's enum and programs, sym is the symbol probed (the operation
+ * field shows it from its last '/': tls.(*Conn).Write).  SSL_GO_PROBES(X)
+ * gives them as every other row.  Handshakes: latency and role, no data.
+ */
+#define SSL_GO_ROWS(R, X)                                                                  \
+	R(X, go, tls_conn_write, "crypto/tls.(*Conn).Write", GO_RW, WRITE, PROBE_CORE)       \
+	R(X, go, tls_conn_read, "crypto/tls.(*Conn).Read", GO_RW, READ, PROBE_CORE)          \
+	R(X, go, tls_client_handshake, "crypto/tls.(*Conn).clientHandshake", GO_HS_CLIENT, \
+	  HANDSHAKE, PROBE_HELPER)                                                         \
+	R(X, go, tls_server_handshake, "crypto/tls.(*Conn).serverHandshake", GO_HS_SERVER, \
+	  HANDSHAKE, PROBE_HELPER)
+#define SSL_GO_ROW(X, lib, func, sym, kind, dir, flags) X(lib, func, kind, dir, flags)
+#define SSL_GO_PROBES(X) SSL_GO_ROWS(SSL_GO_ROW, X)
+
 /* Every backend's rows, in the order of enum ssl_op. */
 #define SSL_ALL_PROBES(X)                                                                  \
 	SSL_OPENSSL_PROBES(X)                                                              \
 	SSL_GNUTLS_PROBES(X)                                                               \
 	SSL_NSS_PROBES(X)                                                                  \
-	SSL_LIBCRYPTO_PROBES(X)
+	SSL_LIBCRYPTO_PROBES(X)                                                            \
+	SSL_GO_PROBES(X)
 
 #endif /* LOUPE_SSL_PROBES_H */

@@ -10,7 +10,8 @@
  * The programs are made from the table in probes.h, one pair per function,
  * by the kind of call it is (SSL_BPF_<KIND> below); what only one backend
  * needs lives in its own file: nss.bpf.h (the SSL layer check),
- * libcrypto.bpf.h (--crypto), verify.bpf.h (--verify).  An exec tracepoint
+ * libcrypto.bpf.h (--crypto), verify.bpf.h (--verify), go.bpf.h (Go: calls
+ * by goroutine, return programs on each RET).  An exec tracepoint
  * tells user space to look for libraries a new process brings.
  */
 #include "loupe.bpf.h"
@@ -26,8 +27,9 @@ struct ssl_call {
 	__u32 how; /* CALL_* */
 };
 
-#define CALL_WIDE_RET 0x1 /* the function returns ssize_t, not int */
-#define CALL_LEN_ARG 0x2  /* the byte count is in *len_ptr, the return is 1 or 0 */
+#define CALL_WIDE_RET 0x1  /* the function returns ssize_t, not int */
+#define CALL_LEN_ARG 0x2   /* the byte count is in *len_ptr, the return is 1 or 0 */
+#define CALL_HANDSHAKE 0x4 /* no data: 1 is done, < 0 a retry or an error */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -102,11 +104,17 @@ struct {
 	__type(value, struct ssl_sock);
 } ssl_socks SEC(".maps");
 
-/* Handshake calls that emit nothing (SSL_connect, gnutls_handshake...), by tid. */
+/*
+ * Handshake calls that emit nothing (SSL_connect, gnutls_handshake...), by
+ * tid; and Go calls, whose goroutine the thread may leave for another while
+ * the call waits (go.bpf.h).
+ */
 struct ssl_hs_call {
 	__u64 conn;
 	__u32 role; /* enum ssl_role */
 	__u32 pad;
+	__u64 go_g;	 /* Go: the goroutine of the call; 0 otherwise */
+	__u64 go_cookie; /* Go: how to find the running goroutine */
 };
 
 struct {
@@ -115,6 +123,8 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ssl_hs_call);
 } ssl_hs_context SEC(".maps");
+
+static __always_inline bool go_runs_goroutine(const struct ssl_hs_call *hs);
 
 static __always_inline int note_syscall_fd(__u64 fd)
 {
@@ -132,7 +142,7 @@ static __always_inline int note_syscall_fd(__u64 fd)
 		key.conn = call->conn;
 	} else {
 		hs = bpf_map_lookup_elem(&ssl_hs_context, &tid);
-		if (!hs)
+		if (!hs || (hs->go_g && !go_runs_goroutine(hs)))
 			return 0;
 		key.conn = hs->conn;
 		role = hs->role;
@@ -222,23 +232,32 @@ static __always_inline bool direction_traced(__u32 dir)
 	return (dir != SSL_DIR_READ || trace_reads) && (dir != SSL_DIR_WRITE || trace_writes);
 }
 
+/* A call begins: false when it is not traced (filters, --sample, --no-reads...). */
+static __always_inline bool ssl_call_start(struct ssl_call *call, __u32 op, __u32 dir,
+					   const void *conn, const void *buf, const void *len_ptr,
+					   __u32 how)
+{
+	if (!direction_traced(dir) || loupe_discard_current())
+		return false;
+	if (dir != SSL_DIR_HANDSHAKE && sampled_out())
+		return false;
+	call->start_ns = loupe_now_ns();
+	call->conn = (__u64)conn;
+	call->buf = (__u64)buf;
+	call->len_ptr = (__u64)len_ptr;
+	call->op = op;
+	call->how = how;
+	return true;
+}
+
 static __always_inline int ssl_enter(__u32 op, __u32 dir, const void *conn, const void *buf,
 				     const void *len_ptr, __u32 how)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ssl_call call = {};
 
-	if (!direction_traced(dir) || loupe_discard_current())
-		return 0;
-	if (dir != SSL_DIR_HANDSHAKE && sampled_out())
-		return 0;
-	call.start_ns = loupe_now_ns();
-	call.conn = (__u64)conn;
-	call.buf = (__u64)buf;
-	call.len_ptr = (__u64)len_ptr;
-	call.op = op;
-	call.how = how;
-	loupe_map_insert(&ssl_context, &tid, &call);
+	if (ssl_call_start(&call, op, dir, conn, buf, len_ptr, how))
+		loupe_map_insert(&ssl_context, &tid, &call);
 	return 0;
 }
 
@@ -311,10 +330,10 @@ static __always_inline long call_len(const struct ssl_call *call, long ret, __u8
 		/* *readbytes / *written are only meaningful on success. */
 		if (ret == 1 && bpf_probe_read_user(&len, sizeof(len), (void *)call->len_ptr))
 			*flags |= SSL_F_LEN_UNKNOWN;
-	} else if (call->op != SSL_OP_SSL_do_handshake && ret > 0) {
+	} else if (!(call->how & CALL_HANDSHAKE) && ret > 0) {
 		len = ret;
 	}
-	if (call->op == SSL_OP_SSL_do_handshake && ret < 0) {
+	if ((call->how & CALL_HANDSHAKE) && ret < 0) {
 		/*
 		 * A non-blocking handshake returns -1 until it is done (WANT_READ);
 		 * only the error queue tells a retry from a failure, and we cannot
@@ -323,7 +342,7 @@ static __always_inline long call_len(const struct ssl_call *call, long ret, __u8
 		loupe_count(SSL_CNT_HANDSHAKE_INCOMPLETE);
 		return -1;
 	}
-	if (call->op != SSL_OP_SSL_do_handshake && len == 0 && !(*flags & SSL_F_LEN_UNKNOWN)) {
+	if (!(call->how & CALL_HANDSHAKE) && len == 0 && !(*flags & SSL_F_LEN_UNKNOWN)) {
 		/* Retry or failure (WANT_READ, EOF): no bytes moved, nothing to show. */
 		loupe_count(SSL_CNT_FAILED_IO);
 		return -1;
@@ -331,24 +350,17 @@ static __always_inline long call_len(const struct ssl_call *call, long ret, __u8
 	return len;
 }
 
-static __always_inline int ssl_exit(struct pt_regs *ctx)
+/* A call returned ret: its event, data copied by the emitter (tail call). */
+static __always_inline int ssl_emit_call(struct pt_regs *ctx, const struct ssl_call *callp, long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct ssl_call *callp, call;
+	const struct ssl_call call = *callp;
 	struct ssl_record *hdr;
 	struct ssl_job *job;
 	__u32 zero = 0, captured;
 	__u8 flags = 0;
-	long ret, len;
+	long len;
 	__u64 max;
 
-	callp = bpf_map_lookup_elem(&ssl_context, &tid);
-	if (!callp)
-		return 0;
-	call = *callp;
-	bpf_map_delete_elem(&ssl_context, &tid);
-
-	ret = call.how & CALL_WIDE_RET ? (long)PT_REGS_RC(ctx) : (int)PT_REGS_RC(ctx);
 	len = call_len(&call, ret, &flags);
 	if (len < 0)
 		return 0;
@@ -376,6 +388,20 @@ static __always_inline int ssl_exit(struct pt_regs *ctx)
 	/* Only reached if the emitter is missing: the event is lost, say so. */
 	loupe_event_lost();
 	return 0;
+}
+
+static __always_inline int ssl_exit(struct pt_regs *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct ssl_call *callp, call;
+
+	callp = bpf_map_lookup_elem(&ssl_context, &tid);
+	if (!callp)
+		return 0;
+	call = *callp;
+	bpf_map_delete_elem(&ssl_context, &tid);
+	return ssl_emit_call(ctx, &call,
+			     call.how & CALL_WIDE_RET ? (long)PT_REGS_RC(ctx) : (int)PT_REGS_RC(ctx));
 }
 
 /* Emit record i of the current job; non-zero when the call is done (or lost). */
@@ -461,6 +487,7 @@ static __always_inline int emit_meta(__u32 op, __u64 conn, __s64 val, bool with_
 #include "nss.bpf.h"
 #include "libcrypto.bpf.h"
 #include "verify.bpf.h"
+#include "go.bpf.h"
 
 /* --- the programs of every probed function, by kind ------------------------------- */
 
@@ -515,7 +542,8 @@ static __always_inline int emit_meta(__u32 op, __u64 conn, __s64 val, bool with_
 #define SSL_BPF_HANDSHAKE(lib, func, dir)                                            \
 	SSL_UPROBE(lib, func, void *ssl)                                             \
 	{                                                                            \
-		return ssl_enter(SSL_OP_##func, SSL_DIR_##dir, ssl, NULL, NULL, 0);    \
+		return ssl_enter(SSL_OP_##func, SSL_DIR_##dir, ssl, NULL, NULL,       \
+				 CALL_HANDSHAKE);                                     \
 	}                                                                            \
 	SSL_BPF_DATA_EXIT(lib, func)
 

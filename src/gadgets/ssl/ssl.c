@@ -27,7 +27,7 @@ LOUPE_SKELETON(ssl_skeleton, ssl_bpf);
 static const struct field ssl_fields[] = {
 	LOUPE_PROC_FIELDS,
 	[F_LIBRARY] = { "library", FT_STR, FIELD_HIDDEN, 9,
-			"openssl, gnutls, nss, or libcrypto (--crypto)" },
+			"openssl, gnutls, nss, go, or libcrypto (--crypto)" },
 	[F_OPERATION] = { "operation", FT_STR, 0, 18, "function called, e.g. SSL_read" },
 	[F_DIRECTION] = { "direction", FT_STR, FIELD_HIDDEN, 9,
 			  "read, write, handshake, crypto or verify" },
@@ -38,7 +38,7 @@ static const struct field ssl_fields[] = {
 	[F_TRUNCATED] = { "truncated", FT_BOOL, FIELD_HIDDEN, 5,
 			  "true when data holds less than len bytes" },
 	[F_CONN] = { "conn", FT_HEX, FIELD_HIDDEN, 14,
-		     "connection handle (SSL *, gnutls_session_t, PRFileDesc *)" },
+		     "connection handle (SSL *, gnutls_session_t, PRFileDesc *, *tls.Conn)" },
 	[F_ERROR] = { "error", FT_STR, 0, 10, "why the call failed; empty on success" },
 	[F_FD] = { "fd", FT_S64, FIELD_HIDDEN | FIELD_RIGHT, 4,
 		   "the connection's socket descriptor" },
@@ -92,7 +92,8 @@ static const struct gadget_counter ssl_counters[] = {
 
 static const struct gadget_option ssl_options[] = {
 	OPT_OWN("lib", "PATH", "also probe this library (repeatable)"),
-	OPT_OWN("bin", "PATH", "also probe this executable with TLS linked in (repeatable)"),
+	OPT_OWN("bin", "PATH",
+		"also probe this executable with TLS linked in, or a Go program (repeatable)"),
 	OPT_FLAG("crypto", "libcrypto signing, verification, key agreement latency", SSL_FIELD,
 		 crypto, "trace_crypto"),
 	OPT_FLAG("no-follow", "do not look at processes started after loupe", SSL_FIELD, no_follow,
@@ -300,7 +301,7 @@ void ssl_row_begin(struct value *v, const struct ssl_record *r, struct row_bufs 
 
 	values_set_proc(v, &r->proc);
 	v[F_LIBRARY] = val_str(backend ? backend->name : "unknown");
-	v[F_OPERATION] = val_str(op ? op->name : "unknown");
+	v[F_OPERATION] = val_str(op ? ssl_op_name(op) : "unknown");
 	v[F_DIRECTION] = val_str(op ? ssl_dir_name(op->dir) : "");
 	if (!op || op->dir != SSL_DIR_CRYPTO)
 		v[F_CONN] = val_u64(r->conn);
@@ -481,7 +482,12 @@ static int ssl_handle(struct session *s, const void *data, size_t size)
 
 static void ssl_tick(struct session *s)
 {
+	const struct ssl_backend *b;
+
 	discover_tick(s);
+	for_each_backend (b, i)
+		if (b->tick)
+			b->tick(s);
 }
 
 static void ssl_flush(struct session *s)
@@ -514,7 +520,7 @@ static const char *ssl_variant(void)
 
 static const struct gadget ssl_gadget = {
 	.name = "ssl",
-	.summary = "TLS plaintext of OpenSSL, GnuTLS and NSS reads and writes",
+	.summary = "TLS plaintext of OpenSSL, GnuTLS, NSS and Go crypto/tls reads and writes",
 	.examples =
 		"  loupe trace ssl                          every process using libssl\n"
 		"  loupe trace ssl --comm curl -x           curl's traffic as a hex dump\n"
@@ -522,6 +528,7 @@ static const struct gadget ssl_gadget = {
 		"  loupe trace ssl --no-data --sample 100   cheap call metadata on a busy host\n"
 		"  loupe trace ssl --lib /opt/app/lib/libssl.so.3   a private copy of libssl\n"
 		"  loupe trace ssl --bin /opt/app/server     TLS linked into an executable\n"
+		"  loupe trace ssl --bin /usr/bin/kubelet    a Go program (stripped too)\n"
 		"  loupe trace ssl --crypto --no-data        handshake crypto latency too\n"
 		"  loupe trace ssl --http --comm curl        one row per HTTP request/response\n"
 		"  loupe trace ssl --decode                  HTTP, gRPC, SQL and Redis requests\n"

@@ -72,6 +72,13 @@ enum ssl_role {
 	SSL_ROLE_SERVER,
 };
 
+/* A Go call in flight, by goroutine (go.bpf.h; go.c forgets those of dead processes). */
+struct ssl_go_key {
+	__u64 g;
+	__u32 tgid;
+	__u32 slot;
+};
+
 /* Record flags. */
 #define SSL_F_LAST 0x1	      /* last record of the call */
 #define SSL_F_READ_FAULT 0x2  /* the buffer could not be read: data missing */
