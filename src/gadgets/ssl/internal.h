@@ -10,7 +10,7 @@
  *                    libraries, --lib/--bin, running and new processes
  *   conn.c           per-connection state shared by the analyses
  *   analysis_*.c     what is made of the calls: redaction, HTTP rows, pcap,
- *                    verification rows
+ *                    verification rows, certificate rows (cert.c decodes them)
  *
  * A backend never sees an analysis, and an analysis never sees a backend:
  * both meet in struct ssl_call.
@@ -147,6 +147,7 @@ struct ssl_state {
 	uint32_t sample;
 	bool http, verify, redact;
 	const char *pcap_path;
+	bool certs, certs_findings_only;
 	/* Chosen for this kernel. */
 	bool bounded; /* no bpf_loop: the bounded-loop emitter */
 	struct discovery disc;
@@ -184,6 +185,21 @@ enum {
 	F_BODY_LEN,
 	F_VERIFY_RESULT,
 	F_DATA,
+	F_SNI,
+	F_SUBJECT,
+	F_ISSUER,
+	F_SERIAL,
+	F_NOT_BEFORE,
+	F_NOT_AFTER,
+	F_SANS,
+	F_FINGERPRINT,
+	F_KEY_TYPE,
+	F_KEY_BITS,
+	F_SIGNATURE,
+	F_CHAIN_LEN,
+	F_CHAIN,
+	F_FINDINGS,
+	F_VERIFICATION,
 	F_MAX,
 };
 
@@ -206,6 +222,7 @@ enum {
 	AN_HTTP,
 	AN_PCAP,
 	AN_VERIFY,
+	AN_CERTS,
 	AN_MAX,
 };
 
@@ -249,10 +266,16 @@ struct ssl_analysis {
 	void (*conn_end)(struct session *s, struct ssl_conn *c);
 	/* At exit: report what was not right, free everything. */
 	void (*close)(struct session *s);
+	/* After every poll of the ring buffer: rows that waited long enough. */
+	void (*tick)(struct session *s);
+	/* Before the statistics: rows still waiting. */
+	void (*flush)(struct session *s);
+	/* Its own counters, for the statistics. */
+	void (*stats)(struct session *s, gadget_stat_fn fn, void *ctx);
 };
 
 extern const struct ssl_analysis ssl_analysis_redact, ssl_analysis_http, ssl_analysis_pcap,
-	ssl_analysis_verify;
+	ssl_analysis_verify, ssl_analysis_certs;
 
 /* The analyses' own state, one struct each, allocated by analysis_open(). */
 struct analysis_state {
@@ -264,6 +287,9 @@ int analyses_open(struct session *s);
 int analyses_feed(struct session *s, struct ssl_call *c);
 void analyses_conn_end(struct session *s, struct ssl_conn *c);
 void analyses_close(struct session *s);
+void analyses_tick(struct session *s);
+void analyses_flush(struct session *s);
+void analyses_stats(struct session *s, gadget_stat_fn fn, void *ctx);
 bool analyses_per_conn(const struct session *s);
 
 #endif /* LOUPE_SSL_INTERNAL_H */

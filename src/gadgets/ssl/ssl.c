@@ -58,7 +58,36 @@ static const struct field ssl_fields[] = {
 	[F_VERIFY_RESULT] = { "verify_result", FT_S64, FIELD_HIDDEN, 6,
 			      "--verify rows: verify mode, X509 result or GnuTLS status" },
 	[F_DATA] = { "data", FT_BYTES, 0, 0,
-		     "plaintext, escaped; --http rows: the request or response" },
+		     "plaintext, escaped; --http rows: the request or response; --certs rows "
+		     "in columns: a summary" },
+	[F_SNI] = { "sni", FT_STR, FIELD_HIDDEN, 20,
+		    "--certs rows: the server name the client asked for (SNI)" },
+	[F_SUBJECT] = { "subject", FT_STR, FIELD_HIDDEN, 30,
+			"--certs rows: the peer certificate's subject (RFC 2253)" },
+	[F_ISSUER] = { "issuer", FT_STR, FIELD_HIDDEN, 30, "--certs rows: its issuer (RFC 2253)" },
+	[F_SERIAL] = { "serial", FT_STR, FIELD_HIDDEN, 20, "--certs rows: its serial number, hex" },
+	[F_NOT_BEFORE] = { "not_before", FT_STR, FIELD_HIDDEN, 20,
+			   "--certs rows: valid from (UTC)" },
+	[F_NOT_AFTER] = { "not_after", FT_STR, FIELD_HIDDEN, 20, "--certs rows: valid until (UTC)" },
+	[F_SANS] = { "sans", FT_STR, FIELD_HIDDEN, 30,
+		     "--certs rows: subject alternative names (DNS:, IP:, email:, URI:)" },
+	[F_FINGERPRINT] = { "fingerprint", FT_STR, FIELD_HIDDEN, 20,
+			    "--certs rows: SHA-256 of the certificate's DER bytes" },
+	[F_KEY_TYPE] = { "key_type", FT_STR, FIELD_HIDDEN, 8,
+			 "--certs rows: public key algorithm (RSA, EC, ED25519...)" },
+	[F_KEY_BITS] = { "key_bits", FT_U64, FIELD_HIDDEN | FIELD_RIGHT, 5,
+			 "--certs rows: public key size in bits" },
+	[F_SIGNATURE] = { "signature", FT_STR, FIELD_HIDDEN, 24,
+			  "--certs rows: signature algorithm" },
+	[F_CHAIN_LEN] = { "chain_len", FT_U64, FIELD_HIDDEN | FIELD_RIGHT, 3,
+			  "--certs rows: certificates the peer sent" },
+	[F_CHAIN] = { "chain", FT_STR, FIELD_HIDDEN, 30,
+		      "--certs rows: every certificate: subject, issuer, SHA-256 (' | ' between)" },
+	[F_FINDINGS] = { "findings", FT_STR, FIELD_HIDDEN, 20,
+			 "--certs rows: expired, not_yet_valid, self_signed, name_mismatch, "
+			 "weak_key, sha1_signature, verification_disabled, verification_failed" },
+	[F_VERIFICATION] = { "verification", FT_STR, FIELD_HIDDEN, 30,
+			     "--certs rows: what the program's verification calls said" },
 	{},
 };
 
@@ -94,6 +123,10 @@ static const struct gadget_option ssl_options[] = {
 		 SSL_FIELD, redact, NULL),
 	OPT_FLAG("no-endpoints", "no fd/local/remote: spares every read/write syscall a lookup",
 		 SSL_FIELD, no_endpoints, NULL),
+	OPT_FLAG("certs", "a row per handshake: the peer's certificate chain, with findings",
+		 SSL_FIELD, certs, NULL),
+	OPT_FLAG("certs-findings-only", "--certs, only the handshakes with a finding", SSL_FIELD,
+		 certs_findings_only, NULL),
 	{},
 };
 
@@ -121,6 +154,7 @@ static int ssl_check(struct session *s)
 		loupe_err("--no-reads and --no-writes together leave nothing to trace");
 		return -EINVAL;
 	}
+	st->certs |= st->certs_findings_only;
 	if ((st->http || st->pcap_path || st->redact) && (st->no_data || st->sample > 1)) {
 		loupe_err("--http, --pcap and --redact need every call's data: drop %s",
 			  st->no_data ? "--no-data" : "--sample");
@@ -135,7 +169,10 @@ static bool op_wanted(const struct ssl_state *st, enum ssl_op op)
 	const struct ssl_backend *b = ssl_op_backend(op);
 	unsigned int flags = ssl_ops[op].flags;
 
-	return !(b && b->enabled && !b->enabled(st)) && (st->verify || !(flags & PROBE_VERIFY)) &&
+	/* --certs reports what the verification calls say too. */
+	return !(b && b->enabled && !b->enabled(st)) &&
+	       (st->verify || st->certs || !(flags & PROBE_VERIFY)) &&
+	       (st->certs || !(flags & PROBE_CERTS)) &&
 	       (st->disc.cookies || !(flags & PROBE_IMAGE_COOKIE));
 }
 
@@ -167,6 +204,8 @@ static int ssl_configure(struct session *s)
 	if ((err = analyses_open(s)))
 		return err == -ENOMEM ? (loupe_err("out of memory"), err) : err;
 	skel->rodata->max_data = st->no_data ? 0 : st->data_size ? st->data_size : SSL_DEFAULT_DATA;
+	skel->rodata->trace_certs = st->certs;
+	skel->rodata->trace_verify |= st->certs;
 	st->bounded = !feature_helper(BPF_FUNC_loop);
 	/* Without attach cookies (< 5.15) libssl3 is only found in /proc/PID/maps. */
 	st->disc.cookies = feature_helper(BPF_FUNC_get_attach_cookie);
@@ -201,9 +240,10 @@ const char *ssl_dir_name(enum ssl_dir dir)
 		[SSL_DIR_READ] = "read",	   [SSL_DIR_WRITE] = "write",
 		[SSL_DIR_HANDSHAKE] = "handshake", [SSL_DIR_CRYPTO] = "crypto",
 		[SSL_DIR_VERIFY] = "verify",	   [SSL_DIR_NONE] = "",
+		[SSL_DIR_CERT] = "certificate",
 	};
 
-	return dir <= SSL_DIR_NONE ? names[dir] : "";
+	return dir <= SSL_DIR_CERT ? names[dir] : "";
 }
 
 /* fd, local, remote of a record: set only when the kernel learned an IP socket. */
@@ -291,7 +331,8 @@ static void emit_call(struct session *s, const struct ssl_record *r, const uint8
 		session_event_dropped(s);
 		return;
 	}
-	if (c.op->dir != SSL_DIR_VERIFY)
+	/* Verification and certificate calls have their analyses' rows, if asked for. */
+	if (c.op->dir != SSL_DIR_VERIFY && c.op->dir != SSL_DIR_CERT)
 		emit_call_row(s, &c);
 }
 
@@ -400,6 +441,7 @@ static int ssl_handle(struct session *s, const void *data, size_t size)
 static void ssl_tick(struct session *s)
 {
 	discover_tick(s);
+	analyses_tick(s);
 }
 
 static void ssl_flush(struct session *s)
@@ -409,6 +451,12 @@ static void ssl_flush(struct session *s)
 	for (int i = 0; i < MAX_PENDING; i++)
 		if (st->pending[i].used)
 			pending_flush(s, &st->pending[i]);
+	analyses_flush(s);
+}
+
+static void ssl_stats(struct session *s, gadget_stat_fn fn, void *ctx)
+{
+	analyses_stats(s, fn, ctx);
 }
 
 static void ssl_close(struct session *s)
@@ -444,7 +492,8 @@ static const struct gadget ssl_gadget = {
 		"  loupe trace ssl --http --comm curl        one row per HTTP request/response\n"
 		"  loupe trace ssl --pcap /tmp/tls.pcap      plaintext for Wireshark/tshark\n"
 		"  loupe trace ssl --verify                  who turns certificate checks off\n"
-		"  loupe trace ssl --redact -o json          secrets masked in every output\n",
+		"  loupe trace ssl --redact -o json          secrets masked in every output\n"
+		"  loupe trace ssl --certs --certs-findings-only   who accepted which bad certificate\n",
 	.options = ssl_options,
 	.fields = ssl_fields,
 	.counters = ssl_counters,
@@ -461,5 +510,6 @@ static const struct gadget ssl_gadget = {
 	.variant = ssl_variant,
 	.counts_bytes = true,
 	.min_btf = true,
+	.stats = ssl_stats,
 };
 LOUPE_GADGET(ssl_gadget);
