@@ -125,7 +125,8 @@ static const struct gadget_option ssl_options[] = {
 		 SSL_FIELD, no_endpoints, NULL),
 	OPT_FLAG("certs", "a row per handshake: the peer's certificate chain, with findings",
 		 SSL_FIELD, certs, NULL),
-	OPT_FLAG("certs-findings-only", "--certs, only the handshakes with a finding", SSL_FIELD,
+	OPT_FLAG("certs-findings-only",
+		 "--certs, and only the handshakes with a finding: no call rows", SSL_FIELD,
 		 certs_findings_only, NULL),
 	{},
 };
@@ -204,6 +205,9 @@ static int ssl_configure(struct session *s)
 	if ((err = analyses_open(s)))
 		return err == -ENOMEM ? (loupe_err("out of memory"), err) : err;
 	skel->rodata->max_data = st->no_data ? 0 : st->data_size ? st->data_size : SSL_DEFAULT_DATA;
+	/* No row shows the plaintext then: the calls only tell when a handshake is over. */
+	if (st->certs_findings_only && !st->http && !st->pcap_path)
+		skel->rodata->max_data = 0;
 	skel->rodata->trace_certs = st->certs;
 	skel->rodata->trace_verify |= st->certs;
 	st->bounded = !feature_helper(BPF_FUNC_loop);
@@ -292,6 +296,9 @@ static void emit_call_row(struct session *s, const struct ssl_call *c)
 		if (st->http && !s->json)
 			return;
 	}
+	/* An alert stream: only the handshakes with findings. */
+	if (st->certs_findings_only)
+		return;
 	ssl_row_begin(v, r, &bufs);
 	v[F_LATENCY] = val_u64(r->latency_ns);
 	if (ssl_kind_has_data(c->op->kind)) {
