@@ -24,7 +24,6 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from loupetest import TAP, Loupe, free_port, require_root, run, wait_port  # noqa: E402
 
-PY = "/usr/bin/python3"
 CERT_FIELDS = ("subject", "issuer", "serial", "fingerprint")
 
 tap = TAP()
@@ -35,6 +34,20 @@ servers = []
 
 def path(name):
     return os.path.join(tmp, name)
+
+
+def alias(prog, name):
+    """prog under a command name of this test's own (a process's comm is the name
+    it was started by): other tests' curl on this machine cannot get in."""
+    link = path(name)
+    os.symlink(shutil.which(prog) or prog, link)
+    return link
+
+
+CURL = alias("curl", "lp18curl")
+GNUTLS_CLI = alias("gnutls-cli", "lp18gnutls")
+TSTCLNT = alias("tstclnt", "lp18tstclnt")
+PY = alias("/usr/bin/python3", "lp18python")
 
 
 def ossl(*args):
@@ -206,17 +219,17 @@ try:
 
     # --- curl (OpenSSL) --------------------------------------------------------------
     curl = [
-        ("curl", "valid", ["curl", "-sv", "--cacert", root, url.format(PORTS["valid"])]),
-        ("curl -k", "self-signed", ["curl", "-svk", url.format(PORTS["self-signed"])]),
-        ("curl -k", "expired", ["curl", "-svk", "--cacert", root, url.format(PORTS["expired"])]),
+        ("curl", "valid", [CURL, "-sv", "--cacert", root, url.format(PORTS["valid"])]),
+        ("curl -k", "self-signed", [CURL, "-svk", url.format(PORTS["self-signed"])]),
+        ("curl -k", "expired", [CURL, "-svk", "--cacert", root, url.format(PORTS["expired"])]),
         ("curl -k", "wrong-name",
-         ["curl", "-svk", "--cacert", root, url.format(PORTS["wrong-name"])]),
-        ("curl -k", "weak-key", ["curl", "-svk", "--cacert", root, url.format(PORTS["weak-key"])]),
-        ("curl again", "valid", ["curl", "-sv", "--cacert", root, url.format(PORTS["valid"])]),
-        ("curl", "big", ["curl", "-sv", "--cacert", root, url.format(PORTS["big"])]),
-        ("curl", "huge", ["curl", "-sv", "--cacert", root, url.format(PORTS["huge"])]),
+         [CURL, "-svk", "--cacert", root, url.format(PORTS["wrong-name"])]),
+        ("curl -k", "weak-key", [CURL, "-svk", "--cacert", root, url.format(PORTS["weak-key"])]),
+        ("curl again", "valid", [CURL, "-sv", "--cacert", root, url.format(PORTS["valid"])]),
+        ("curl", "big", [CURL, "-sv", "--cacert", root, url.format(PORTS["big"])]),
+        ("curl", "huge", [CURL, "-sv", "--cacert", root, url.format(PORTS["huge"])]),
     ]
-    lp, done = run_client(["--comm", "curl"], [(lbl, k, a, None) for lbl, k, a in curl])
+    lp, done = run_client(["--comm", "lp18curl"], [(lbl, k, a, None) for lbl, k, a in curl])
     for label, kind, pid, out in done:
         m = re.search(r"SSL certificate verify (ok|result: .*\((\d+)\))", out)
         tap.ok(m and "HTTP/1.0 200" in out,
@@ -266,13 +279,13 @@ try:
 
     # --- gnutls-cli (GnuTLS) -----------------------------------------------------------
     req = b"GET /loupe18 HTTP/1.0\r\n\r\n"
-    gnutls = [("gnutls-cli", "valid", ["gnutls-cli", "--x509cafile", root, "-p",
+    gnutls = [("gnutls-cli", "valid", [GNUTLS_CLI, "--x509cafile", root, "-p",
                                        str(PORTS["valid"]), "localhost"], req)]
     for kind in ("self-signed", "expired", "wrong-name", "weak-key"):
         gnutls.append(("gnutls-cli --insecure", kind,
-                       ["gnutls-cli", "--insecure", "--x509cafile", root, "-p", str(PORTS[kind]),
+                       [GNUTLS_CLI, "--insecure", "--x509cafile", root, "-p", str(PORTS[kind]),
                         "localhost"], req))
-    lp, done = run_client(["--comm", "gnutls-cli"], gnutls)
+    lp, done = run_client(["--comm", "lp18gnutls"], gnutls)
     for label, kind, pid, out in done:
         trusted = "The certificate is trusted" in out
         untrusted = "The certificate is NOT trusted" in out
@@ -284,16 +297,16 @@ try:
     lp.cleanup()
 
     # --- tstclnt (NSS): -o overrides a bad certificate ---------------------------------
-    nss = [("tstclnt", "valid", ["tstclnt", "-h", "127.0.0.1", "-a", "localhost", "-p",
+    nss = [("tstclnt", "valid", [TSTCLNT, "-h", "127.0.0.1", "-a", "localhost", "-p",
                                  str(PORTS["valid"]), "-d", f"sql:{path('nss-trust')}"], req),
            ("tstclnt -o", "self-signed",
-            ["tstclnt", "-h", "127.0.0.1", "-a", "localhost", "-p", str(PORTS["self-signed"]),
+            [TSTCLNT, "-h", "127.0.0.1", "-a", "localhost", "-p", str(PORTS["self-signed"]),
              "-d", f"sql:{path('nss-empty')}", "-o"], req)]
     for kind in ("expired", "wrong-name", "weak-key"):
         nss.append(("tstclnt -o", kind,
-                    ["tstclnt", "-h", "127.0.0.1", "-a", "localhost", "-p", str(PORTS[kind]),
+                    [TSTCLNT, "-h", "127.0.0.1", "-a", "localhost", "-p", str(PORTS[kind]),
                      "-d", f"sql:{path('nss-trust')}", "-o"], req))
-    lp, done = run_client(["--comm", "tstclnt"], nss)
+    lp, done = run_client(["--comm", "lp18tstclnt"], nss)
     for label, kind, pid, out in done:
         tap.ok("HTTP/1.0 200" in out, f"{label} {kind}: the page was fetched", out[-600:])
         # NSS's verification calls are not probed (docs): the certificate's own findings.
@@ -306,7 +319,7 @@ try:
               "s = ctx.wrap_socket(socket.create_connection(('127.0.0.1', int(sys.argv[2]))),"
               " server_hostname='localhost')\n"
               "s.sendall(b'GET /loupe18 HTTP/1.0\\r\\n\\r\\n'); print(s.recv(100))\n")
-    lp, done = run_client(["--comm", "python3"],
+    lp, done = run_client(["--comm", "lp18python"],
                           [("python3 ssl", "valid", [PY, "-c", client, root,
                                                       str(PORTS["valid"])], None)])
     label, kind, pid, out = done[0]
@@ -315,11 +328,11 @@ try:
     lp.cleanup()
 
     # --- --certs-findings-only ----------------------------------------------------------
-    lp, done = run_client(["--comm", "curl", "--certs-findings-only"],
-                          [("curl", "valid", ["curl", "-s", "--cacert", root,
+    lp, done = run_client(["--comm", "lp18curl", "--certs-findings-only"],
+                          [("curl", "valid", [CURL, "-s", "--cacert", root,
                                               url.format(PORTS["valid"])], None),
                            ("curl -k", "self-signed",
-                            ["curl", "-sk", url.format(PORTS["self-signed"])], None)])
+                            [CURL, "-sk", url.format(PORTS["self-signed"])], None)])
     rows = [e for e in lp.events() if e["operation"] == "certificates"]
     st = lp.stats() or {}
     tap.ok(len(rows) == 1 and rows[0]["pid"] == done[1][2] and findings(rows[0]),
@@ -331,9 +344,9 @@ try:
     lp.cleanup()
 
     # --- columns: a readable summary in data ---------------------------------------------
-    lp = Loupe(["trace", "ssl", "--certs", "--comm", "curl", "--fields", "comm,operation,data"],
-               json_output=False)
-    run(["curl", "-sk", "-o", "/dev/null", url.format(PORTS["expired"])])
+    lp = Loupe(["trace", "ssl", "--certs", "--comm", "lp18curl", "--fields",
+                "comm,operation,data"], json_output=False)
+    run([CURL, "-sk", "-o", "/dev/null", url.format(PORTS["expired"])])
     lp.stop()
     with open(lp.out_path) as f:
         text = f.read()

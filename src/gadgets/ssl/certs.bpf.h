@@ -102,14 +102,10 @@ static __always_inline int certs_emit(__u32 op, __u64 conn, const __u8 *der, __u
 
 	if (!hdr)
 		return 0;
-	__builtin_memset(hdr, 0, sizeof(*hdr));
-	loupe_fill_proc(&hdr->proc);
-	hdr->call_id = hdr->proc.ts_ns;
-	hdr->conn = conn;
+	meta_header(hdr, op, conn); /* flags: each record's own, below */
 	hdr->ret = (__s64)((count & 0xffff) << 16 | (index & 0xffff));
 	hdr->len = len;
 	hdr->captured = captured;
-	hdr->op = op;
 	fill_sock(&hdr->sock, conn);
 	for (__u32 i = 0; i < SSL_CERT_CHUNKS; i++) {
 		__u32 off = i * SSL_CHUNK, n = 0;
@@ -312,12 +308,7 @@ static __always_inline int certs_name(__u32 op, __u64 conn, const char *name, __
 	r = loupe_reserve(sizeof(*r) + SSL_CERT_NAME_MAX);
 	if (!r)
 		return 0;
-	__builtin_memset(r, 0, sizeof(*r));
-	loupe_fill_proc(&r->proc);
-	r->call_id = r->proc.ts_ns;
-	r->conn = conn;
-	r->op = op;
-	r->flags = SSL_F_LAST;
+	meta_header(r, op, conn);
 	fill_sock(&r->sock, conn);
 	if (len) {
 		n = len < SSL_CERT_NAME_MAX ? len : SSL_CERT_NAME_MAX;

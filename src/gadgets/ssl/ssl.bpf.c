@@ -425,6 +425,17 @@ int trace_ssl_emit_data_bounded(struct pt_regs *ctx)
 	return 0;
 }
 
+/* The header of a record that is a whole call by itself, made now. */
+static __always_inline void meta_header(struct ssl_record *r, __u32 op, __u64 conn)
+{
+	__builtin_memset(r, 0, sizeof(*r));
+	loupe_fill_proc(&r->proc);
+	r->call_id = r->proc.ts_ns;
+	r->conn = conn;
+	r->op = op;
+	r->flags = SSL_F_LAST;
+}
+
 /* A record without data (an exec, a verification event), for a traced thread. */
 static __always_inline int emit_meta(__u32 op, __u64 conn, __s64 val, bool with_sock)
 {
@@ -436,13 +447,8 @@ static __always_inline int emit_meta(__u32 op, __u64 conn, __s64 val, bool with_
 	r = op == SSL_OP_EXEC ? loupe_reserve_notice(sizeof(*r)) : loupe_reserve(sizeof(*r));
 	if (!r)
 		return 0;
-	__builtin_memset(r, 0, sizeof(*r));
-	loupe_fill_proc(&r->proc);
-	r->call_id = r->proc.ts_ns;
-	r->conn = conn;
+	meta_header(r, op, conn);
 	r->ret = val;
-	r->op = op;
-	r->flags = SSL_F_LAST;
 	if (with_sock)
 		fill_sock(&r->sock, conn);
 	else
