@@ -343,6 +343,17 @@ try:
            "--certs-findings-only: both chains counted, the calls seen without plaintext", st)
     lp.cleanup()
 
+    # --- --no-data: the calls still end the wait (they carry no bytes, only a count) ------
+    lp, done = run_client(["--comm", "lp18curl", "--no-data"],
+                          [("curl", "valid", [CURL, "-s", "--cacert", root,
+                                              url.format(PORTS["valid"])], None)])
+    ops = [e["operation"] for e in lp.events() if e["pid"] == done[0][2]]
+    first_write = next((i for i, op in enumerate(ops) if op.startswith("SSL_write")), None)
+    tap.ok(ops.count("certificates") == 1 and first_write is not None and
+           ops.index("certificates") < first_write,
+           "--no-data: the row is shown when the connection first carries data", ops)
+    lp.cleanup()
+
     # --- columns: a readable summary in data ---------------------------------------------
     lp = Loupe(["trace", "ssl", "--certs", "--comm", "lp18curl", "--fields",
                 "comm,operation,data"], json_output=False)

@@ -335,9 +335,16 @@ static int certs_feed(struct session *s, struct ssl_call *c)
 	struct ssl_conn *conn;
 
 	if (ssl_kind_has_data(c->op->kind)) {
-		/* Data: the handshake is over, and the program went on with it. */
-		if (c->conn && (cc = c->conn->an[AN_CERTS]) && cc->state == CC_COLLECTING)
-			show(s, c->conn, cc);
+		/*
+		 * Data: the handshake is over, and the program went on with it.
+		 * Without plaintext (--no-data, --certs-findings-only) the call has
+		 * no connection yet: the bytes it moved say as much.
+		 */
+		conn = c->conn;
+		if (!conn && r->len)
+			conn = conn_get(s, r->proc.pid, r->conn, r->proc.ts_ns);
+		if (conn && (cc = conn->an[AN_CERTS]) && cc->state == CC_COLLECTING)
+			show(s, conn, cc);
 		return 0;
 	}
 	if (c->op->kind == SSL_KIND_VERIFY_MODE) {
