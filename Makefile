@@ -37,7 +37,7 @@ WARNINGS  := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-ini
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=c11 -D_GNU_SOURCE $(WARNINGS) -Isrc -Isrc/bpf -I$(OUTPUT)/gadgets \
 	     -DLOUPE_VERSION='"$(VERSION)"' -DLOUPE_GIT_REV='"$(GIT_REV)"'
-LDLIBS    += -lbpf -lelf -lz -lnghttp2 -lpcap -ljansson
+LDLIBS    += -lbpf -lelf -lz -lnghttp2 -lpcap -ljansson -lcrypto
 
 # Kernel headers come from the vendored vmlinux.h, never the build host.
 CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \

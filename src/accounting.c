@@ -124,8 +124,7 @@ static void tally(struct session *s, struct tally *t)
 }
 
 /* Every named counter, the runtime's then the gadget's, with its value. */
-static void for_each_counter(struct session *s, void (*fn)(const char *name, uint64_t v, void *ctx),
-			     void *ctx)
+static void for_each_counter(struct session *s, gadget_stat_fn fn, void *ctx)
 {
 	const struct gadget_counter *gc;
 	unsigned int i;
@@ -135,6 +134,8 @@ static void for_each_counter(struct session *s, void (*fn)(const char *name, uin
 			fn(base_counter_names[i], session_counter(s, i), ctx);
 	for (gc = s->gadget->counters, i = LOUPE_CNT_GADGET; gc && gc->name; gc++, i++)
 		fn(gc->name, session_counter(s, i), ctx);
+	if (s->gadget->stats)
+		s->gadget->stats(s, fn, ctx);
 }
 
 static void json_counter(const char *name, uint64_t v, void *ctx)

@@ -98,6 +98,9 @@ struct gadget_option {
 /* Parsed by the gadget's parse_option(). */
 #define OPT_OWN(n, a, h) { .name = n, .arg = a, .help = h, .kind = OPT_CUSTOM }
 
+/* One named counter of the statistics, for a gadget's stats hook. */
+typedef void (*gadget_stat_fn)(const char *name, uint64_t value, void *ctx);
+
 /* Names of the gadget's own loss/skip counters, index i = LOUPE_CNT_GADGET + i. */
 struct gadget_counter {
 	const char *name;
@@ -171,6 +174,8 @@ struct gadget {
 	 * need the whole kernel BTF anyway.
 	 */
 	bool min_btf;
+	/* Counters kept in user space (what analyses found), after the kernel's. */
+	void (*stats)(struct session *s, gadget_stat_fn fn, void *ctx);
 };
 
 /* What a record was, for the accounting (see gadget.handle). */

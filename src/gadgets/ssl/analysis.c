@@ -2,8 +2,9 @@
 /*
  * The analyses a run asked for, each fed every call in order: redaction
  * (which changes the bytes the others and the data row see), HTTP, pcap,
- * verification.  Adding one is a file with a struct ssl_analysis, a line in
- * the enum of internal.h and one here; the backends do not change.
+ * verification, certificates.  Adding one is a file with a struct
+ * ssl_analysis, a line in the enum of internal.h and one here; the backends
+ * do not change.
  */
 #include <stdlib.h>
 
@@ -18,6 +19,7 @@ static const struct ssl_analysis *const analyses[AN_MAX] = {
 	[AN_GRPC] = &ssl_analysis_grpc,
 	[AN_PCAP] = &ssl_analysis_pcap,
 	[AN_VERIFY] = &ssl_analysis_verify,
+	[AN_CERTS] = &ssl_analysis_certs,
 };
 
 #define for_each_active(s, a, i)                            \
@@ -103,4 +105,31 @@ void analyses_close(struct session *s)
 			a->close(s);
 	free(st->an);
 	st->an = NULL;
+}
+
+void analyses_tick(struct session *s)
+{
+	const struct ssl_analysis *a;
+
+	for_each_active (s, a, i)
+		if (a->tick)
+			a->tick(s);
+}
+
+void analyses_flush(struct session *s)
+{
+	const struct ssl_analysis *a;
+
+	for_each_active (s, a, i)
+		if (a->flush)
+			a->flush(s);
+}
+
+void analyses_stats(struct session *s, gadget_stat_fn fn, void *ctx)
+{
+	const struct ssl_analysis *a;
+
+	for_each_active (s, a, i)
+		if (a->stats)
+			a->stats(s, fn, ctx);
 }

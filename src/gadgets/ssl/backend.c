@@ -38,7 +38,18 @@ bool ssl_kind_has_data(int kind)
 
 bool ssl_kind_has_return(int kind)
 {
-	return kind != SSL_KIND_IMAGE && kind != SSL_KIND_VERIFY_MODE;
+	switch (kind) {
+	case SSL_KIND_IMAGE:
+	case SSL_KIND_VERIFY_MODE:
+	case SSL_KIND_CERT_DER:
+	case SSL_KIND_CERT_ITEM:
+	case SSL_KIND_SNI_CTRL:
+	case SSL_KIND_SNI_LEN:
+	case SSL_KIND_SNI_STR:
+		return false;
+	default:
+		return true;
+	}
 }
 
 const char *ssl_op_name(const struct ssl_op_info *op)

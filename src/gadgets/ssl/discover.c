@@ -275,7 +275,8 @@ static bool tls_candidate(const char *path)
 	if (!strncmp(base, "libgnutls-openssl", 17))
 		return false;
 	return strstr(base, "ssl") || strstr(base, "tls") || strstr(base, "nspr") ||
-	       strstr(base, "crypto") || strstr(base, "boring") || strstr(base, "node");
+	       strstr(base, "nss3") || strstr(base, "crypto") || strstr(base, "boring") ||
+	       strstr(base, "node");
 }
 
 struct scan_ctx {

@@ -11,8 +11,9 @@
  *                    libraries, --lib/--bin, running and new processes
  *   conn.c           per-connection state shared by the analyses
  *   analysis_*.c     what is made of the calls: redaction, HTTP rows, pcap,
- *                    verification rows, protocol rows (PostgreSQL, MySQL,
- *                    Redis, gRPC: decode.c, their parsers in pgsql.c...)
+ *                    verification rows, certificate rows (cert.c decodes them),
+ *                    protocol rows (PostgreSQL, MySQL, Redis, gRPC: decode.c,
+ *                    their parsers in pgsql.c...)
  *
  * A backend never sees an analysis, and an analysis never sees a backend:
  * both meet in struct ssl_call.
@@ -170,6 +171,7 @@ struct ssl_state {
 	uint32_t sample;
 	bool http, verify, redact;
 	const char *pcap_path;
+	bool certs, certs_findings_only;
 	/* Chosen for this kernel. */
 	bool bounded; /* no bpf_loop: the bounded-loop emitter */
 	struct discovery disc;
@@ -224,6 +226,21 @@ enum {
 	F_ROWS,
 	F_MESSAGES,
 	F_REQ_MESSAGES,
+	F_SNI,
+	F_SUBJECT,
+	F_ISSUER,
+	F_SERIAL,
+	F_NOT_BEFORE,
+	F_NOT_AFTER,
+	F_SANS,
+	F_FINGERPRINT,
+	F_KEY_TYPE,
+	F_KEY_BITS,
+	F_SIGNATURE,
+	F_CHAIN_LEN,
+	F_CHAIN,
+	F_FINDINGS,
+	F_VERIFICATION,
 	F_MAX,
 };
 
@@ -253,6 +270,7 @@ enum {
 	AN_GRPC,
 	AN_PCAP,
 	AN_VERIFY,
+	AN_CERTS,
 	AN_MAX,
 };
 
@@ -299,10 +317,16 @@ struct ssl_analysis {
 	void (*conn_end)(struct session *s, struct ssl_conn *c);
 	/* At exit: report what was not right, free everything. */
 	void (*close)(struct session *s);
+	/* After every poll of the ring buffer: rows that waited long enough. */
+	void (*tick)(struct session *s);
+	/* Before the statistics: rows still waiting. */
+	void (*flush)(struct session *s);
+	/* Its own counters, for the statistics. */
+	void (*stats)(struct session *s, gadget_stat_fn fn, void *ctx);
 };
 
 extern const struct ssl_analysis ssl_analysis_redact, ssl_analysis_http, ssl_analysis_pcap,
-	ssl_analysis_verify;
+	ssl_analysis_verify, ssl_analysis_certs;
 extern const struct ssl_analysis ssl_analysis_pgsql, ssl_analysis_mysql, ssl_analysis_redis,
 	ssl_analysis_grpc;
 
@@ -316,6 +340,9 @@ int analyses_open(struct session *s);
 int analyses_feed(struct session *s, struct ssl_call *c);
 void analyses_conn_end(struct session *s, struct ssl_conn *c);
 void analyses_close(struct session *s);
+void analyses_tick(struct session *s);
+void analyses_flush(struct session *s);
+void analyses_stats(struct session *s, gadget_stat_fn fn, void *ctx);
 bool analyses_per_conn(const struct session *s);
 
 #endif /* LOUPE_SSL_INTERNAL_H */

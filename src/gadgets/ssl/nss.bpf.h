@@ -64,12 +64,10 @@ static __always_inline int nss_enter(__u32 op, __u32 dir, const void *fd, const 
  */
 static __always_inline int nss_note_image(struct pt_regs *ctx)
 {
-	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct nss_range r;
 
-	r.lo = PT_REGS_IP(ctx) - (__u32)cookie;
-	r.hi = r.lo + (cookie >> 32);
+	probe_image(ctx, &r);
 	loupe_map_insert(&nss_ranges, &tgid, &r);
 	return 0;
 }

@@ -29,7 +29,8 @@ static void nss_mapped(struct session *s, int pid, const struct proc_map *m,
 
 const struct ssl_backend ssl_backend_nss = {
 	.name = "nss",
-	.sonames = (const char *const[]){ "libnspr4.so", "libssl3.so", NULL },
+	/* libnss3: where libssl3 makes the peer's certificates (--certs). */
+	.sonames = (const char *const[]){ "libnspr4.so", "libssl3.so", "libnss3.so", NULL },
 	SSL_BACKEND_OPS(SSL_NSS_PROBES),
 	.mapped = nss_mapped,
 };

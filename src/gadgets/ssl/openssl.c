@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * OpenSSL (libssl, and BoringSSL or OpenSSL linked into an executable such
- * as node): SSL_read/SSL_write and their _ex forms, the handshake, and the
- * verification calls of --verify.  The probes are its rows of probes.h.
+ * as node): SSL_read/SSL_write and their _ex forms, the handshake, the
+ * verification calls of --verify and the certificates of --certs.  The
+ * probes are its rows of probes.h.
  */
 #include <stdio.h>
 
@@ -59,7 +60,8 @@ static void openssl_verify_text(const struct ssl_record *r, char *buf, size_t le
 
 const struct ssl_backend ssl_backend_openssl = {
 	.name = "openssl",
-	.sonames = (const char *const[]){ "libssl.so", NULL },
+	/* libcrypto: where libssl decodes the peer's certificates (--certs). */
+	.sonames = (const char *const[]){ "libssl.so", "libcrypto.so", NULL },
 	SSL_BACKEND_OPS(SSL_OPENSSL_PROBES),
 	.usable = openssl_usable,
 	.verify_text = openssl_verify_text,

@@ -42,6 +42,21 @@
  *              func (c *Conn) clientHandshake/serverHandshake(ctx) error: an
  *              event with latency (Handshake and HandshakeContext run on
  *              every Read and Write and return at once once it is done)
+ * Certificates (--certs, certs.bpf.h):
+ *   CERT_DER   X509 *f(X509 **, const unsigned char **der, long len): entry only;
+ *              a certificate of the connection whose TLS call the thread is in
+ *   CERT_NEST  entry and return: what CERT_DER decodes inside it is not the
+ *              peer's (a trusted certificate loaded from a CA directory)
+ *   CERT_ITEM  f(handle, SECItem *der, ...): entry only; kept when the caller
+ *              is NSS's SSL layer (libssl3.so) inside a TLS call
+ *   CERT_LIST  const gnutls_datum_t *f(session, unsigned int *n): the n
+ *              certificates returned
+ *   SNI_CTRL   long f(ssl, int cmd, long larg, void *name): the server name
+ *              when cmd is SSL_CTRL_SET_TLSEXT_HOSTNAME
+ *   SNI_LEN    int f(session, int type, const void *name, size_t len): a DNS name
+ *   SNI_STR    f(handle, const char *name): entry only
+ *   CONN_NEW   handle f(parent): the context a new connection inherits from;
+ *              with an image cookie, where the library lies (CERT_DER's callers)
  */
 #define SSL_KIND_RW 0
 #define SSL_KIND_RW_EX 1
@@ -61,6 +76,14 @@
 #define SSL_KIND_GO_RW 15
 #define SSL_KIND_GO_HS_CLIENT 16
 #define SSL_KIND_GO_HS_SERVER 17
+#define SSL_KIND_CERT_DER 18
+#define SSL_KIND_CERT_NEST 19
+#define SSL_KIND_CERT_ITEM 20
+#define SSL_KIND_CERT_LIST 21
+#define SSL_KIND_SNI_CTRL 22
+#define SSL_KIND_SNI_LEN 23
+#define SSL_KIND_SNI_STR 24
+#define SSL_KIND_CONN_NEW 25
 
 /*
  * Flags:
@@ -72,12 +95,14 @@
  *   PROBE_VERIFY  only with --verify
  *   PROBE_IMAGE_COOKIE  the attach cookie holds the function's address in
  *                 the file (low 32 bits) and the image size (high 32 bits)
+ *   PROBE_CERTS   only with --certs
  */
 #define PROBE_CORE 0x1
 #define PROBE_HELPER 0x2
 #define PROBE_MARKER 0x4
 #define PROBE_VERIFY 0x8
 #define PROBE_IMAGE_COOKIE 0x10
+#define PROBE_CERTS 0x20
 
 /* OpenSSL, and BoringSSL or OpenSSL linked into an executable (node). */
 #define SSL_OPENSSL_PROBES(X)                                                              \
@@ -90,7 +115,11 @@
 	X(libssl, SSL_accept, HS_SERVER, NONE, PROBE_HELPER)                               \
 	X(libssl, SSL_CTX_set_verify, VERIFY_MODE, VERIFY, PROBE_HELPER | PROBE_VERIFY)    \
 	X(libssl, SSL_set_verify, VERIFY_MODE, VERIFY, PROBE_HELPER | PROBE_VERIFY)        \
-	X(libssl, SSL_get_verify_result, VERIFY_RESULT, VERIFY, PROBE_HELPER | PROBE_VERIFY)
+	X(libssl, SSL_get_verify_result, VERIFY_RESULT, VERIFY, PROBE_HELPER | PROBE_VERIFY) \
+	X(libssl, SSL_new, CONN_NEW, CERT, PROBE_HELPER | PROBE_CERTS | PROBE_IMAGE_COOKIE) \
+	X(libssl, SSL_ctrl, SNI_CTRL, CERT, PROBE_HELPER | PROBE_CERTS)                    \
+	X(libcrypto, d2i_X509, CERT_DER, CERT, PROBE_MARKER | PROBE_CERTS)                 \
+	X(libcrypto, d2i_X509_AUX, CERT_NEST, NONE, PROBE_MARKER | PROBE_CERTS)
 
 #define SSL_GNUTLS_PROBES(X)                                                               \
 	X(libgnutls, gnutls_record_send, RECORD, WRITE, PROBE_CORE)                        \
@@ -101,7 +130,9 @@
 	X(libgnutls, gnutls_certificate_verify_peers3, VERIFY_PEERS3, VERIFY,               \
 	  PROBE_HELPER | PROBE_VERIFY)                                                     \
 	X(libgnutls, gnutls_certificate_verify_peers, VERIFY_PEERS, VERIFY,                 \
-	  PROBE_HELPER | PROBE_VERIFY)
+	  PROBE_HELPER | PROBE_VERIFY)                                                     \
+	X(libgnutls, gnutls_server_name_set, SNI_LEN, CERT, PROBE_HELPER | PROBE_CERTS)    \
+	X(libgnutls, gnutls_certificate_get_peers, CERT_LIST, CERT, PROBE_HELPER | PROBE_CERTS)
 
 /* NSS: its I/O goes through NSPR's PR_* calls; its SSL layer is in libssl3.so. */
 #define SSL_NSS_PROBES(X)                                                                  \
@@ -109,7 +140,9 @@
 	X(libnss, PR_Send, NSPR, WRITE, PROBE_CORE)                                        \
 	X(libnss, PR_Read, NSPR, READ, PROBE_CORE)                                         \
 	X(libnss, PR_Recv, NSPR, READ, PROBE_CORE)                                         \
-	X(libnss, SSL_ImportFD, IMAGE, NONE, PROBE_MARKER | PROBE_IMAGE_COOKIE)
+	X(libnss, SSL_ImportFD, IMAGE, NONE, PROBE_MARKER | PROBE_IMAGE_COOKIE)            \
+	X(libnss, SSL_SetURL, SNI_STR, CERT, PROBE_MARKER | PROBE_CERTS)                   \
+	X(libnss, CERT_NewTempCertificate, CERT_ITEM, CERT, PROBE_MARKER | PROBE_CERTS)
 
 /*
  * libcrypto's signing, verification and key agreement (--crypto): latency

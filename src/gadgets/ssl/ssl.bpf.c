@@ -454,6 +454,17 @@ int trace_ssl_emit_data_bounded(struct pt_regs *ctx)
 	return 0;
 }
 
+/* The header of a record that is a whole call by itself, made now. */
+static __always_inline void meta_header(struct ssl_record *r, __u32 op, __u64 conn)
+{
+	__builtin_memset(r, 0, sizeof(*r));
+	loupe_fill_proc(&r->proc);
+	r->call_id = r->proc.ts_ns;
+	r->conn = conn;
+	r->op = op;
+	r->flags = SSL_F_LAST;
+}
+
 /* A record without data (an exec, a verification event), for a traced thread. */
 static __always_inline int emit_meta(__u32 op, __u64 conn, __s64 val, bool with_sock)
 {
@@ -465,13 +476,8 @@ static __always_inline int emit_meta(__u32 op, __u64 conn, __s64 val, bool with_
 	r = op == SSL_OP_EXEC ? loupe_reserve_notice(sizeof(*r)) : loupe_reserve(sizeof(*r));
 	if (!r)
 		return 0;
-	__builtin_memset(r, 0, sizeof(*r));
-	loupe_fill_proc(&r->proc);
-	r->call_id = r->proc.ts_ns;
-	r->conn = conn;
+	meta_header(r, op, conn);
 	r->ret = val;
-	r->op = op;
-	r->flags = SSL_F_LAST;
 	if (with_sock)
 		fill_sock(&r->sock, conn);
 	else
@@ -484,10 +490,24 @@ static __always_inline int emit_meta(__u32 op, __u64 conn, __s64 val, bool with_
 	return 0;
 }
 
+/*
+ * Where the file of a PROBE_IMAGE_COOKIE probe lies in this process: the
+ * cookie holds the function's address in the file (low 32 bits) and the
+ * image size (high 32 bits).
+ */
+static __always_inline void probe_image(struct pt_regs *ctx, struct nss_range *r)
+{
+	__u64 cookie = bpf_get_attach_cookie(ctx);
+
+	r->lo = PT_REGS_IP(ctx) - (__u32)cookie;
+	r->hi = r->lo + (cookie >> 32);
+}
+
 #include "nss.bpf.h"
 #include "libcrypto.bpf.h"
 #include "verify.bpf.h"
 #include "go.bpf.h"
+#include "certs.bpf.h"
 
 /* --- the programs of every probed function, by kind ------------------------------- */
 
@@ -581,7 +601,10 @@ static __always_inline int emit_meta(__u32 op, __u64 conn, __s64 val, bool with_
 #define SSL_BPF_VERIFY_MODE(lib, func, dir)                                             \
 	SSL_UPROBE(lib, func, void *handle, int mode)                                   \
 	{                                                                               \
-		return mode == 0 ? emit_meta(SSL_OP_##func, (__u64)handle, 0, true) : 0; \
+		/* --certs follows every mode: a later call may turn it back on. */     \
+		return mode == 0 || trace_certs                                          \
+			       ? emit_meta(SSL_OP_##func, (__u64)handle, mode, true)    \
+			       : 0;                                                      \
 	}
 
 /* long SSL_get_verify_result(const SSL *ssl) */
@@ -626,8 +649,10 @@ int trace_sched_process_exec(void *ctx)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-	/* The old image's libssl3.so is gone with it. */
+	/* The old image's libssl3.so (and libssl.so) is gone with it. */
 	bpf_map_delete_elem(&nss_ranges, &tgid);
+	if (trace_certs)
+		bpf_map_delete_elem(&certs_libssl, &tgid);
 	return emit_meta(SSL_OP_EXEC, tgid, 0, false);
 }
 
@@ -644,7 +669,11 @@ int trace_sched_process_exit(void *ctx)
 		bpf_map_delete_elem(&verify_context, &tid);
 	if (trace_crypto)
 		bpf_map_delete_elem(&crypto_context, &tid);
+	if (trace_certs)
+		bpf_map_delete_elem(&certs_threads, &tid);
 	if (tid == tgid)
 		bpf_map_delete_elem(&nss_ranges, &tgid);
+	if (tid == tgid && trace_certs)
+		bpf_map_delete_elem(&certs_libssl, &tgid);
 	return 0;
 }

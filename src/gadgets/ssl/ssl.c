@@ -62,7 +62,8 @@ static const struct field ssl_fields[] = {
 	[F_VERIFY_RESULT] = { "verify_result", FT_S64, FIELD_HIDDEN, 6,
 			      "--verify rows: verify mode, X509 result or GnuTLS status" },
 	[F_DATA] = { "data", FT_BYTES, 0, 0,
-		     "plaintext, escaped; decoded rows: the request or response" },
+		     "plaintext, escaped; decoded rows: the request or response; --certs rows in "
+		     "columns: a summary" },
 	[F_PROTO] = { "proto", FT_STR, FIELD_HIDDEN, 8,
 		      "decoded rows: http, grpc, postgres, mysql or redis" },
 	[F_REQUEST] = { "request", FT_STR, FIELD_HIDDEN, 32,
@@ -79,6 +80,34 @@ static const struct field ssl_fields[] = {
 			 "grpc responses: messages the server sent" },
 	[F_REQ_MESSAGES] = { "req_messages", FT_U64, FIELD_HIDDEN | FIELD_RIGHT, 4,
 			     "grpc responses: messages the client sent" },
+	[F_SNI] = { "sni", FT_STR, FIELD_HIDDEN, 20,
+		    "--certs rows: the server name the client asked for (SNI)" },
+	[F_SUBJECT] = { "subject", FT_STR, FIELD_HIDDEN, 30,
+			"--certs rows: the peer certificate's subject (RFC 2253)" },
+	[F_ISSUER] = { "issuer", FT_STR, FIELD_HIDDEN, 30, "--certs rows: its issuer (RFC 2253)" },
+	[F_SERIAL] = { "serial", FT_STR, FIELD_HIDDEN, 20, "--certs rows: its serial number, hex" },
+	[F_NOT_BEFORE] = { "not_before", FT_STR, FIELD_HIDDEN, 20,
+			   "--certs rows: valid from (UTC)" },
+	[F_NOT_AFTER] = { "not_after", FT_STR, FIELD_HIDDEN, 20, "--certs rows: valid until (UTC)" },
+	[F_SANS] = { "sans", FT_STR, FIELD_HIDDEN, 30,
+		     "--certs rows: subject alternative names (DNS:, IP:, email:, URI:)" },
+	[F_FINGERPRINT] = { "fingerprint", FT_STR, FIELD_HIDDEN, 20,
+			    "--certs rows: SHA-256 of the certificate's DER bytes" },
+	[F_KEY_TYPE] = { "key_type", FT_STR, FIELD_HIDDEN, 8,
+			 "--certs rows: public key algorithm (RSA, EC, ED25519...)" },
+	[F_KEY_BITS] = { "key_bits", FT_U64, FIELD_HIDDEN | FIELD_RIGHT, 5,
+			 "--certs rows: public key size in bits" },
+	[F_SIGNATURE] = { "signature", FT_STR, FIELD_HIDDEN, 24,
+			  "--certs rows: signature algorithm" },
+	[F_CHAIN_LEN] = { "chain_len", FT_U64, FIELD_HIDDEN | FIELD_RIGHT, 3,
+			  "--certs rows: certificates the peer sent" },
+	[F_CHAIN] = { "chain", FT_STR, FIELD_HIDDEN, 30,
+		      "--certs rows: every certificate: subject, issuer, SHA-256 (' | ' between)" },
+	[F_FINDINGS] = { "findings", FT_STR, FIELD_HIDDEN, 20,
+			 "--certs rows: expired, not_yet_valid, self_signed, name_mismatch, "
+			 "weak_key, sha1_signature, verification_disabled, verification_failed" },
+	[F_VERIFICATION] = { "verification", FT_STR, FIELD_HIDDEN, 30,
+			     "--certs rows: what the program's verification calls said" },
 	{},
 };
 
@@ -122,6 +151,11 @@ static const struct gadget_option ssl_options[] = {
 		 SSL_FIELD, redact, NULL),
 	OPT_FLAG("no-endpoints", "no fd/local/remote: spares every read/write syscall a lookup",
 		 SSL_FIELD, no_endpoints, NULL),
+	OPT_FLAG("certs", "a row per handshake: the peer's certificate chain, with findings",
+		 SSL_FIELD, certs, NULL),
+	OPT_FLAG("certs-findings-only",
+		 "--certs, and only the handshakes with a finding: no call rows", SSL_FIELD,
+		 certs_findings_only, NULL),
 	{},
 };
 
@@ -163,6 +197,7 @@ static int ssl_check(struct session *s)
 		loupe_err("--no-reads and --no-writes together leave nothing to trace");
 		return -EINVAL;
 	}
+	st->certs |= st->certs_findings_only;
 	/* --proto restricts --decode; --http is one of them. */
 	st->protos = st->proto_given ? st->proto_list : st->decode ? PROTO_ALL : 0;
 	if (st->http)
@@ -182,7 +217,10 @@ static bool op_wanted(const struct ssl_state *st, enum ssl_op op)
 	const struct ssl_backend *b = ssl_op_backend(op);
 	unsigned int flags = ssl_ops[op].flags;
 
-	return !(b && b->enabled && !b->enabled(st)) && (st->verify || !(flags & PROBE_VERIFY)) &&
+	/* --certs reports what the verification calls say too. */
+	return !(b && b->enabled && !b->enabled(st)) &&
+	       (st->verify || st->certs || !(flags & PROBE_VERIFY)) &&
+	       (st->certs || !(flags & PROBE_CERTS)) &&
 	       (st->disc.cookies || !(flags & PROBE_IMAGE_COOKIE));
 }
 
@@ -209,7 +247,10 @@ static const char *const ssl_reloadable[] = { "sample", "data-size", "no-data", 
 
 static uint64_t ssl_max_data(const struct ssl_state *st)
 {
-	return st->no_data ? 0 : st->data_size ? st->data_size : SSL_DEFAULT_DATA;
+	/* --certs-findings-only shows no plaintext: the calls only tell when a handshake is over. */
+	if (st->no_data || (st->certs_findings_only && !st->protos && !st->pcap_path))
+		return 0;
+	return st->data_size ? st->data_size : SSL_DEFAULT_DATA;
 }
 
 static void ssl_reconfigure(struct session *s, const struct session *parsed,
@@ -235,6 +276,8 @@ static int ssl_configure(struct session *s)
 	if ((err = analyses_open(s)))
 		return err == -ENOMEM ? (loupe_err("out of memory"), err) : err;
 	skel->rodata->max_data = ssl_max_data(st);
+	skel->rodata->trace_certs = st->certs;
+	skel->rodata->trace_verify |= st->certs;
 	if (s->metrics)
 		st->m_calls = metrics_histogram(s->metrics, "loupe_tls_call_duration_seconds",
 						"time spent in TLS library calls", "library,operation",
@@ -273,9 +316,10 @@ const char *ssl_dir_name(enum ssl_dir dir)
 		[SSL_DIR_READ] = "read",	   [SSL_DIR_WRITE] = "write",
 		[SSL_DIR_HANDSHAKE] = "handshake", [SSL_DIR_CRYPTO] = "crypto",
 		[SSL_DIR_VERIFY] = "verify",	   [SSL_DIR_NONE] = "",
+		[SSL_DIR_CERT] = "certificate",
 	};
 
-	return dir <= SSL_DIR_NONE ? names[dir] : "";
+	return dir <= SSL_DIR_CERT ? names[dir] : "";
 }
 
 /* fd, local, remote of a record: set only when the kernel learned an IP socket. */
@@ -331,6 +375,9 @@ static void emit_call_row(struct session *s, const struct ssl_call *c)
 		if (c->decoded && !s->json)
 			return;
 	}
+	/* An alert stream: only the handshakes with findings. */
+	if (st->certs_findings_only)
+		return;
 	ssl_row_begin(v, r, &bufs);
 	v[F_LATENCY] = val_u64(r->latency_ns);
 	if (ssl_kind_has_data(c->op->kind)) {
@@ -370,7 +417,8 @@ static void emit_call(struct session *s, const struct ssl_record *r, const uint8
 		session_event_dropped(s);
 		return;
 	}
-	if (c.op->dir != SSL_DIR_VERIFY)
+	/* Verification and certificate calls have their analyses' rows, if asked for. */
+	if (c.op->dir != SSL_DIR_VERIFY && c.op->dir != SSL_DIR_CERT)
 		emit_call_row(s, &c);
 }
 
@@ -488,6 +536,7 @@ static void ssl_tick(struct session *s)
 	for_each_backend (b, i)
 		if (b->tick)
 			b->tick(s);
+	analyses_tick(s);
 }
 
 static void ssl_flush(struct session *s)
@@ -497,6 +546,12 @@ static void ssl_flush(struct session *s)
 	for (int i = 0; i < MAX_PENDING; i++)
 		if (st->pending[i].used)
 			pending_flush(s, &st->pending[i]);
+	analyses_flush(s);
+}
+
+static void ssl_stats(struct session *s, gadget_stat_fn fn, void *ctx)
+{
+	analyses_stats(s, fn, ctx);
 }
 
 static void ssl_close(struct session *s)
@@ -535,7 +590,8 @@ static const struct gadget ssl_gadget = {
 		"  loupe trace ssl --proto postgres,redis --fields comm,proto,request,result,latency\n"
 		"  loupe trace ssl --pcap /tmp/tls.pcap      plaintext for Wireshark/tshark\n"
 		"  loupe trace ssl --verify                  who turns certificate checks off\n"
-		"  loupe trace ssl --redact -o json          secrets masked in every output\n",
+		"  loupe trace ssl --redact -o json          secrets masked in every output\n"
+		"  loupe trace ssl --certs --certs-findings-only   who accepted which bad certificate\n",
 	.options = ssl_options,
 	.fields = ssl_fields,
 	.counters = ssl_counters,
@@ -554,5 +610,6 @@ static const struct gadget ssl_gadget = {
 	.variant = ssl_variant,
 	.counts_bytes = true,
 	.min_btf = true,
+	.stats = ssl_stats,
 };
 LOUPE_GADGET(ssl_gadget);

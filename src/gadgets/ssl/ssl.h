@@ -45,6 +45,7 @@ enum ssl_dir {
 	SSL_DIR_CRYPTO,
 	SSL_DIR_VERIFY,
 	SSL_DIR_NONE,
+	SSL_DIR_CERT, /* --certs: certificates, server names, new connections */
 };
 
 /*
@@ -83,6 +84,17 @@ struct ssl_go_key {
 #define SSL_F_LAST 0x1	      /* last record of the call */
 #define SSL_F_READ_FAULT 0x2  /* the buffer could not be read: data missing */
 #define SSL_F_LEN_UNKNOWN 0x4 /* _ex call: byte count could not be read */
+
+/*
+ * --certs: a certificate is a call of its own whose data is its DER bytes, at
+ * most SSL_CERT_MAX of them (len says how many it had); ret holds its index in
+ * the chain (low 16 bits) and, when the library said, the chain's length
+ * (bits 16-31, 0: not known).  At most SSL_CERT_CHAIN of a chain are copied.
+ */
+#define SSL_CERT_CHUNKS 4
+#define SSL_CERT_MAX (SSL_CHUNK * SSL_CERT_CHUNKS)
+#define SSL_CERT_CHAIN 8
+#define SSL_CERT_NAME_MAX 256 /* a server name (SNI): DNS names are at most 253 bytes */
 
 /* Gadget-defined loss counters (slots from LOUPE_CNT_GADGET). */
 enum ssl_counter {
