@@ -239,6 +239,20 @@ static void on_sighup(int sig)
 	reload_asked = 1;
 }
 
+/*
+ * Before anything loads: a SIGINT that arrives while programs load must stop
+ * the run, not be lost.  A shell starts a background job with SIGINT ignored,
+ * so the inherited disposition is replaced, not kept.
+ */
+static void catch_signals(bool reload)
+{
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	if (reload)
+		signal(SIGHUP, on_sighup);
+}
+
 static FILE *open_output_file(const char *path)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -693,11 +707,6 @@ static double run_loop(struct run *r)
 	size_t links = 0;
 	int err;
 
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
-	if (r->ta.config)
-		signal(SIGHUP, on_sighup);
 	for_each_session (r, s, k) {
 		links += session_link_count(s);
 		s->last_check = s->last_sweep = start;
@@ -843,6 +852,7 @@ static int run_gadgets(const struct gadget *const *gs, int n, int argc, char **a
 			for_each_session (r, s, k)
 				s->dynamic_config = true;
 		}
+		catch_signals(config != NULL);
 		if (!(err = open_output(r)) && !(err = check_host(r, argc, argv))) {
 			for_each_session (r, s, k)
 				if (!err)
@@ -852,7 +862,9 @@ static int run_gadgets(const struct gadget *const *gs, int n, int argc, char **a
 					err = attach(r, s);
 			if (!err && r->metrics)
 				err = serve_metrics(r);
-			if (!err) {
+			if (!err && exiting)
+				loupe_warn("stopped by a signal before tracing started");
+			else if (!err) {
 				elapsed = run_loop(r);
 				finish(r, elapsed);
 			}

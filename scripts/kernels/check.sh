@@ -25,21 +25,14 @@ jobs=${KERNELS_JOBS:-2}
 vm_timeout=${KERNELS_VM_TIMEOUT:-300}
 
 # label | apt-cache pattern | boots (space-separated; each boot runs a comma list).
-# The forced kprobe hook of capabilities gets a boot of its own: on 5.10 a
-# kprobe pair on cap_capable attached and detached before an fexit program
-# (or after one) leaves the later program silent, a kernel bug that tests
-# sharing one boot would show instead of the gadget's behaviour.
+# The forced hooks run in the same boot as the default ones, after them: a
+# session must not depend on being the first of its kind since boot.
 KERNELS=(
-	"5.10|^linux-image-5\.10\.0-[0-9]+-cloud-amd64-unsigned\$|$gadgets capabilities:kprobe"
-	"6.1|^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned\$|$gadgets capabilities:kprobe"
-	"6.12|^linux-image-6\.12\.[0-9]+\+deb[0-9]+-cloud-amd64-unsigned\$|$gadgets capabilities:kprobe"
-	"host|-|$gadgets"
+	"5.10|^linux-image-5\.10\.0-[0-9]+-cloud-amd64-unsigned\$|$gadgets,capabilities:kprobe"
+	"6.1|^linux-image-6\.1\.0-[0-9]+-cloud-amd64-unsigned\$|$gadgets,capabilities:kprobe"
+	"6.12|^linux-image-6\.12\.[0-9]+\+deb[0-9]+-cloud-amd64-unsigned\$|$gadgets,capabilities:kprobe"
+	"host|-|$gadgets,tcp:tracepoint,capabilities:tracepoint"
 )
-# Not in the host's list: capabilities --hook tracepoint.  Run right after
-# another gadget's session it sometimes reports no event at all (reproduced:
-# tests/kernels/run.sh host tcp:tracepoint capabilities:tracepoint, 1 run in
-# 2); alone it passes.  Open: the default tp_btf hook is not affected.
-
 want=("$@")
 [ ${#want[@]} -eq 0 ] && want=(5.10 6.1 6.12 host)
 for w in "${want[@]}"; do

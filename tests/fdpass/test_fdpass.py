@@ -199,7 +199,9 @@ script = os.path.join(tmp, "fs.py")
 with open(script, "w") as f:
     f.write(FORKSERVER)
 exe_comm = os.path.basename(sys.executable)[:15]
-lp = trace("--comm", exe_comm)
+# The fork server is a fresh interpreter: on a loaded host it takes its first
+# descriptors well after the default 500 ms a send waits for its receiver.
+lp = trace("--comm", exe_comm, "--peer-wait", "10000")
 r = run([sys.executable, script], cwd=tmp)
 lp.stop()
 evs = lp.events()

@@ -12,6 +12,9 @@ start_loupe() {
 	shift
 	LOUT=$W/$name.json
 	LERR=$W/$name.err
+	# Emptied here, not only by the child's redirection: the wait below could
+	# otherwise read a "ready" left by an earlier session of the same name.
+	: >"$LERR"
 	"$LOUPE" trace "$@" -o json >"$LOUT" 2>"$LERR" &
 	LPID=$!
 	i=0
