@@ -39,9 +39,12 @@ not_ok() {
 }
 # What a failed run said: the sanitizer's or libFuzzer's report, and the input.
 report() {
-	grep -E '^==[0-9]+==ERROR|SUMMARY:|runtime error|^ +#[0-9]+ .* in |Test unit written|^MS:|ERROR: libFuzzer|deadly signal|Running:' \
-		"$1" | head -40 | sed 's/^/#   /'
-	echo "#   full log: $1"
+	{
+		grep 'Running:' "$1" | tail -1
+		grep -E '^==[0-9]+==ERROR|SUMMARY:|runtime error|expected|^ +#[0-9]+ .* in |Test unit written|^MS:|ERROR: libFuzzer|deadly signal' \
+			"$1" | head -40
+		echo "full log: $1"
+	} | sed 's/^/#   /'
 }
 
 # The fuzzers report on stderr: sanitizer settings of a caller (tests/run.sh

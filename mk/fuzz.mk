@@ -10,7 +10,7 @@
 # as prerequisites of fuzz-seeds-<name>.  Every target has ASan and UBSan.
 #   make fuzz                  each target for FUZZ_TIME seconds (default 60)
 #   make fuzz FUZZ=http        one of them
-
+# `make check` runs each for a short time (tests/fuzz/test_fuzz.sh).
 
 FUZZ_TIME    ?= 60
 FUZZ_DIR     := $(OUTPUT)/fuzz
@@ -21,6 +21,7 @@ FUZZ_HDRS    := $(wildcard src/*.h src/*/*.h src/gadgets/*/*.h fuzz/*/*.h)
 FUZZ_CFLAGS  := -g -O1 -std=c11 -D_GNU_SOURCE -Isrc -Isrc/bpf -I$(OUTPUT)/gadgets \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-fno-omit-frame-pointer
+TEST_DEPS    += $(FUZZ_BINS) fuzz-seeds
 
 # A target's comment line, or nothing: $(call fuzz_tag,name,TAG).
 fuzz_tag = $(shell sed -n 's|^// $(2):||p' fuzz/$(1)_fuzz.c)
