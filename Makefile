@@ -3,7 +3,20 @@
 # loupe: one binary, BPF objects embedded through bpftool skeletons.
 # Everything is built out of tree in .output/.  `make V=1` shows commands.
 
+# `make check SANITIZE=1`: loupe, unit tests and helpers built with ASan and
+# UBSan in a directory of their own, and the suite run against them
+# (tests/run.sh fails a test whose programs reported anything).
+ifeq ($(SANITIZE),1)
+OUTPUT    ?= .output-san
+# clang: GCC's separate UBSan runtime ignores log_path and reports only on stderr.
+CC        := clang
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+# What clang, not GCC, says of libbpf's printf callback and of records ending in data.
+SAN_WARN  := -Wno-format-nonliteral -Wno-gnu-variable-sized-type-not-at-end
+LOUPE_BIN := $(OUTPUT)/loupe
+endif
 OUTPUT    ?= .output
+LOUPE_BIN ?= loupe
 CLANG     ?= clang
 BPFTOOL   ?= bpftool
 CC        ?= cc
@@ -36,7 +49,9 @@ WARNINGS  := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-ini
 	     -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=c11 -D_GNU_SOURCE $(WARNINGS) -Isrc -Isrc/bpf -I$(OUTPUT)/gadgets \
-	     -DLOUPE_VERSION='"$(VERSION)"' -DLOUPE_GIT_REV='"$(GIT_REV)"'
+	     -DLOUPE_VERSION='"$(VERSION)"' -DLOUPE_GIT_REV='"$(GIT_REV)"' \
+	     $(SAN_FLAGS) $(SAN_WARN)
+LDFLAGS   += $(SAN_FLAGS)
 LDLIBS    += -lbpf -lelf -lz -lnghttp2 -lpcap
 
 # Kernel headers come from the vendored vmlinux.h, never the build host.
@@ -76,7 +91,7 @@ $(OUTPUT)/libloupe.a: $(RUNTIME_OBJS)
 
 # Objects, not the archive: gadgets register through a linker section that
 # nothing references by name.
-loupe: $(MAIN_OBJ) $(RUNTIME_OBJS)
+$(LOUPE_BIN): $(MAIN_OBJ) $(RUNTIME_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -106,15 +121,19 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory loupe
 	$(Q)scripts/demo.sh
 
+# What the tests are pointed at: this build's directory and binary.
+RUN_TESTS = OUTPUT=$(abspath $(OUTPUT)) LOUPE=$(abspath $(LOUPE_BIN)) SANITIZE=$(SANITIZE) \
+	    SAN_CC=$(CC) SAN_FLAGS="$(SAN_FLAGS)" tests/run.sh
+
 check: deps
-	$(Q)$(MAKE) --no-print-directory loupe $(UNIT_BINS) $(TEST_DEPS) bench-tools
-	$(Q)tests/run.sh
+	$(Q)$(MAKE) --no-print-directory $(LOUPE_BIN) $(UNIT_BINS) $(TEST_DEPS) bench-tools
+	$(Q)$(RUN_TESTS)
 
-unit: loupe $(UNIT_BINS)
-	$(Q)tests/run.sh unit
+unit: $(LOUPE_BIN) $(UNIT_BINS)
+	$(Q)$(RUN_TESTS) unit
 
-integration: loupe $(TEST_DEPS) bench-tools
-	$(Q)tests/run.sh integration
+integration: $(LOUPE_BIN) $(TEST_DEPS) bench-tools
+	$(Q)$(RUN_TESTS) integration
 
 # Helper programs used by tests and benchmarks (our own TLS workloads).
 BENCH_BINS := $(OUTPUT)/bench/tls_loop $(OUTPUT)/bench/empty_probes
@@ -147,4 +166,4 @@ format:
 
 clean:
 	$(call msg,CLEAN)
-	$(Q)rm -rf $(OUTPUT) loupe
+	$(Q)rm -rf $(OUTPUT) $(LOUPE_BIN)
