@@ -31,6 +31,7 @@
 
 #include "gadgets/ssl/pcap.h"
 #include "lib/expect.h"
+#include "../tests/lib/csum.h"
 
 #define MAX_DIRS 256
 
@@ -47,22 +48,6 @@ struct check {
 	struct sdir dirs[MAX_DIRS];
 	int ndirs;
 };
-
-static uint32_t sum16(uint32_t sum, const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
-}
-
-static bool sum_ok(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return sum == 0xffff;
-}
 
 static uint32_t get32(const uint8_t *p)
 {
@@ -108,13 +93,13 @@ static void check_packet(struct check *ck, const struct pcap_pkthdr *h, const ui
 		l3 = 20;
 		expect(ip[0] == 0x45 && ip[9] == IPPROTO_TCP);
 		expect(((size_t)ip[2] << 8 | ip[3]) == h->caplen - l2);
-		expect(sum_ok(sum16(0, ip, 20)));
+		expect(csum_ok(csum_words(0, ip, 20)));
 	}
 	tcp = ip + l3;
 	tcplen = h->caplen - l2 - l3;
 	expect(tcp[12] == 5 << 4);
-	sum = sum16(0, v6 ? ip + 8 : ip + 12, v6 ? 32 : 8) + IPPROTO_TCP + tcplen;
-	expect(sum_ok(sum16(sum, tcp, tcplen)));
+	sum = csum_words(0, v6 ? ip + 8 : ip + 12, v6 ? 32 : 8) + IPPROTO_TCP + tcplen;
+	expect(csum_ok(csum_words(sum, tcp, tcplen)));
 
 	d = sdir_get(ck, v6 ? ip + 8 : ip + 12, v6 ? ip + 24 : ip + 16, v6 ? 16 : 4, tcp);
 	seq = get32(tcp + 4);

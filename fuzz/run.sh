@@ -30,13 +30,7 @@ if [ ${#names[@]} -eq 0 ]; then
 	done
 fi
 
-n=0 failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-}
+. "$SRCDIR/tests/lib/tap.sh"
 # What a failed run said: the sanitizer's or libFuzzer's report, and the input.
 report() {
 	{
@@ -101,5 +95,4 @@ for name in "${names[@]}"; do
 		report "$log"
 	fi
 done
-echo "1..$n"
-[ "$failed" -eq 0 ]
+tap_done
