@@ -71,6 +71,7 @@ struct h1_dir {
 	uint64_t remaining;
 	char line[80];
 	size_t line_len;
+	bool skip_line; /* in a trailer line too long for line[] */
 	/* The message being read. */
 	struct http_msg msg;
 	char method[METHOD_LEN], path[PATH_LEN], authority[AUTH_LEN];
@@ -532,9 +533,19 @@ static int h1_step_trailer(struct http_conn *c, struct h1_dir *d, struct h1_in *
 {
 	bool overflow = false;
 
+	if (d->skip_line) {
+		uint8_t *nl = memchr(in->data, '\n', in->len);
+
+		h1_consume(in, nl ? (size_t)(nl - in->data) + 1 : in->len);
+		d->skip_line = !nl;
+		return 0;
+	}
 	if (!h1_line(d, in, &overflow)) {
-		if (overflow)
+		/* h1_line() took nothing: skip the rest of the line, or we would spin here. */
+		if (overflow) {
 			d->line_len = 0;
+			d->skip_line = true;
+		}
 		return 0;
 	}
 	if (d->line[0] == '\r' || d->line[0] == '\n')
