@@ -34,8 +34,8 @@ fi
 # What a failed run said: the sanitizer's or libFuzzer's report, and the input.
 report() {
 	{
-		grep 'Running:' "$1" | tail -1
-		grep -E '^==[0-9]+==ERROR|SUMMARY:|runtime error|expected|^ +#[0-9]+ .* in |Test unit written|^MS:|ERROR: libFuzzer|deadly signal' \
+		grep -a 'Running:' "$1" | tail -1
+		grep -aE '^==[0-9]+==ERROR|SUMMARY:|runtime error|expected|^ +#[0-9]+ .* in |Test unit written|^MS:|ERROR: libFuzzer|deadly signal' \
 			"$1" | head -40
 		echo "full log: $1"
 	} | sed 's/^/#   /'
@@ -84,9 +84,9 @@ for name in "${names[@]}"; do
 	if run_fuzzer "$bin" "${args[@]}" -max_total_time="$secs" -timeout=10 \
 		-rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$art/" \
 		"$work" "${dirs[@]}" >"$log" 2>&1 &&
-		grep -q '^Done [0-9]* runs' "$log"; then
+		grep -aq '^Done [0-9]* runs' "$log"; then
 		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
-		last=$(grep -E '^#[0-9]+' "$log" | tail -1)
+		last=$(grep -aE '^#[0-9]+' "$log" | tail -1)
 		cov=$(echo "$last" | grep -oE 'cov: [0-9]+' | cut -d' ' -f2)
 		corp=$(echo "$last" | grep -oE 'corp: [0-9]+' | cut -d' ' -f2)
 		ok "$name: ${execs:-?} executions in $((SECONDS - start)) s, coverage ${cov:-?}, corpus ${corp:-?}, no finding"
