@@ -3,16 +3,10 @@
 # loupe: one binary, BPF objects embedded through bpftool skeletons.
 # Everything is built out of tree in .output/.  `make V=1` shows commands.
 
-# `make check SANITIZE=1`: loupe, unit tests and helpers built with ASan and
-# UBSan in a directory of their own, and the suite run against them
-# (tests/run.sh fails a test whose programs reported anything).
+# `make check SANITIZE=1`: a build with ASan and UBSan in a directory of its
+# own, and the suite run against it (mk/sanitize.mk).
 ifeq ($(SANITIZE),1)
 OUTPUT    ?= .output-san
-# clang: GCC's separate UBSan runtime ignores log_path and reports only on stderr.
-CC        := clang
-SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-# What clang, not GCC, says of libbpf's printf callback and of records ending in data.
-SAN_WARN  := -Wno-format-nonliteral -Wno-gnu-variable-sized-type-not-at-end
 LOUPE_BIN := $(OUTPUT)/loupe
 endif
 OUTPUT    ?= .output
@@ -49,9 +43,7 @@ WARNINGS  := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-ini
 	     -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=c11 -D_GNU_SOURCE $(WARNINGS) -Isrc -Isrc/bpf -I$(OUTPUT)/gadgets \
-	     -DLOUPE_VERSION='"$(VERSION)"' -DLOUPE_GIT_REV='"$(GIT_REV)"' \
-	     $(SAN_FLAGS) $(SAN_WARN)
-LDFLAGS   += $(SAN_FLAGS)
+	     -DLOUPE_VERSION='"$(VERSION)"' -DLOUPE_GIT_REV='"$(GIT_REV)"'
 LDLIBS    += -lbpf -lelf -lz -lnghttp2 -lpcap
 
 # Kernel headers come from the vendored vmlinux.h, never the build host.
