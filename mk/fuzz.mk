@@ -17,7 +17,7 @@ FUZZ_DIR     := $(OUTPUT)/fuzz
 FUZZ_NAMES   := $(sort $(patsubst fuzz/%_fuzz.c,%,$(wildcard fuzz/*_fuzz.c)))
 FUZZ         ?= $(FUZZ_NAMES)
 FUZZ_BINS    := $(foreach n,$(FUZZ_NAMES),$(FUZZ_DIR)/$(n)_fuzz)
-FUZZ_HDRS    := $(wildcard src/*.h src/*/*.h src/gadgets/*/*.h fuzz/*/*.h)
+FUZZ_HDRS    := $(wildcard src/*.h src/*/*.h src/gadgets/*/*.h fuzz/*.h fuzz/*/*.h)
 FUZZ_CFLAGS  := -g -O1 -std=c11 -D_GNU_SOURCE -Isrc -Isrc/bpf -I$(OUTPUT)/gadgets \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		-fno-omit-frame-pointer

@@ -689,8 +689,6 @@ static void text_add(struct h2_headers *h, const char *s, size_t n)
 static bool h2_inflate(struct http_conn *c, struct h2_dir *d, bool redact, struct h2_headers *h)
 {
 	struct segbuf *b = &d->block;
-	/* An empty block (a HEADERS frame with no field) has no buffer yet. */
-	const uint8_t *in = b->buf ? b->buf : (const uint8_t *)"";
 	size_t pos = 0;
 	char *val = NULL;
 	size_t valcap = 0;
@@ -698,7 +696,9 @@ static bool h2_inflate(struct http_conn *c, struct h2_dir *d, bool redact, struc
 	for (;;) {
 		nghttp2_nv nv;
 		int flags = 0;
-		ssize_t rv = nghttp2_hd_inflate_hd2(d->inflater, &nv, &flags, in + pos,
+		/* An empty block has no buffer: no pointer arithmetic on NULL. */
+		ssize_t rv = nghttp2_hd_inflate_hd2(d->inflater, &nv, &flags,
+						    b->buf ? b->buf + pos : (uint8_t *)"",
 						    b->len - pos, 1);
 		size_t start = pos;
 
