@@ -763,6 +763,9 @@ static void h2_block_done(struct http_conn *c, struct h2_dir *d, int dir, uint64
 		free(h.text);
 		return;
 	}
+	/* "content-length: -6" is no length: unknown, as http.h promises (-1). */
+	if (h.content_length < 0)
+		h.content_length = -1;
 	m.head = h.text ? h.text : "";
 	m.head_len = h.len;
 	m.body_len = d->block_end_stream ? 0 : h.content_length;
