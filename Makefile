@@ -3,7 +3,14 @@
 # loupe: one binary, BPF objects embedded through bpftool skeletons.
 # Everything is built out of tree in .output/.  `make V=1` shows commands.
 
+# `make check SANITIZE=1`: a build with ASan and UBSan in a directory of its
+# own, and the suite run against it (mk/sanitize.mk).
+ifeq ($(SANITIZE),1)
+OUTPUT    ?= .output-san
+LOUPE_BIN := $(OUTPUT)/loupe
+endif
 OUTPUT    ?= .output
+LOUPE_BIN ?= loupe
 CLANG     ?= clang
 BPFTOOL   ?= bpftool
 CC        ?= cc
@@ -76,7 +83,7 @@ $(OUTPUT)/libloupe.a: $(RUNTIME_OBJS)
 
 # Objects, not the archive: gadgets register through a linker section that
 # nothing references by name.
-loupe: $(MAIN_OBJ) $(RUNTIME_OBJS)
+$(LOUPE_BIN): $(MAIN_OBJ) $(RUNTIME_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -106,15 +113,19 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory loupe
 	$(Q)scripts/demo.sh
 
+# What the tests are pointed at: this build's directory and binary.
+RUN_TESTS = OUTPUT=$(abspath $(OUTPUT)) LOUPE=$(abspath $(LOUPE_BIN)) SANITIZE=$(SANITIZE) \
+	    SAN_CC=$(CC) SAN_FLAGS="$(SAN_FLAGS)" tests/run.sh
+
 check: deps
-	$(Q)$(MAKE) --no-print-directory loupe $(UNIT_BINS) $(TEST_DEPS) bench-tools
-	$(Q)tests/run.sh
+	$(Q)$(MAKE) --no-print-directory $(LOUPE_BIN) $(UNIT_BINS) $(TEST_DEPS) bench-tools
+	$(Q)$(RUN_TESTS)
 
-unit: loupe $(UNIT_BINS)
-	$(Q)tests/run.sh unit
+unit: $(LOUPE_BIN) $(UNIT_BINS)
+	$(Q)$(RUN_TESTS) unit
 
-integration: loupe $(TEST_DEPS) bench-tools
-	$(Q)tests/run.sh integration
+integration: $(LOUPE_BIN) $(TEST_DEPS) bench-tools
+	$(Q)$(RUN_TESTS) integration
 
 # Helper programs used by tests and benchmarks (our own TLS workloads).
 BENCH_BINS := $(OUTPUT)/bench/tls_loop $(OUTPUT)/bench/empty_probes
@@ -149,4 +160,4 @@ format:
 
 clean:
 	$(call msg,CLEAN)
-	$(Q)rm -rf $(OUTPUT) loupe
+	$(Q)rm -rf $(OUTPUT) $(LOUPE_BIN)

@@ -1,8 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// FUZZ_SRCS: src/inspect/analyze.c src/inspect/render.c
+// FUZZ_LIBS: -lelf
+// FUZZ_ARGS: -max_len=262144
 /*
  * libFuzzer target for the inspect analyzer: any bytes go through
  * inspect_analyze() in both register modes and, when analysis succeeds,
- * through every renderer.  Built and run by `make fuzz` (mk/inspect.mk).
+ * through every renderer.  Seeded with our own BPF objects (mk/inspect.mk).
  */
 #include <stdint.h>
 #include <stdio.h>

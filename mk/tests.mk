@@ -9,4 +9,4 @@ TEST_DEPS += $(TEST_PROGS)
 $(OUTPUT)/tests/gnutls_verify3: tests/ssl/gnutls_verify3.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) -O2 -Wall -Wextra $< -lgnutls -o $@
+	$(Q)$(CC) -O2 -Wall -Wextra $(SAN_FLAGS) $< -lgnutls -o $@

@@ -4,11 +4,12 @@
 set -eu
 
 BUILD="make gcc libc6-dev pkg-config git
-clang llvm
+clang llvm libclang-rt-14-dev
 libbpf-dev bpftool libelf-dev zlib1g-dev
 libssl-dev libnghttp2-dev libpcap-dev
 libcmocka-dev libgnutls28-dev libjansson-dev"
 # libbpf-dev/bpftool: loader and skeletons; clang/llvm: BPF compiler;
+# libclang-rt-14-dev: clang's libFuzzer, ASan and UBSan (make fuzz, SANITIZE=1);
 # libnghttp2: HPACK for HTTP/2 decoding; libpcap: pcap files;
 # libelf: symbol lookup; libssl-dev: our TLS workloads; cmocka: unit tests;
 # libgnutls28-dev: a GnuTLS test client of ours (tests/ssl/gnutls_verify3.c);

@@ -9,11 +9,17 @@
 #   tests/run.sh unit          unit tests only
 #   tests/run.sh integration   scripts only
 #   tests/run.sh FILE...       those scripts
+#
+# OUTPUT and LOUPE say which build to test (default .output and ./loupe).
+# SANITIZE=1 (make check SANITIZE=1): the build has ASan and UBSan; every
+# report of a sanitizer, LeakSanitizer included, from any program a test
+# runs lands in a file of that test's, and fails the test whatever the test
+# itself concluded.
 set -u
 cd "$(dirname "$0")/.."
 export SRCDIR=$PWD
-export OUTPUT=$PWD/.output
-export LOUPE=$PWD/loupe
+export OUTPUT=${OUTPUT:-$PWD/.output}
+export LOUPE=${LOUPE:-$PWD/loupe}
 export CMOCKA_MESSAGE_OUTPUT=TAP
 export PYTHONDONTWRITEBYTECODE=1
 
@@ -21,11 +27,27 @@ passed=0 failed=0 skipped=0
 failures=()
 logdir=$OUTPUT/test-logs
 mkdir -p "$logdir"
+sanlogs=$OUTPUT/sanitizer-logs
+if [ "${SANITIZE:-}" = 1 ]; then
+	rm -rf "$sanlogs"
+	# Stop at the first error, even where the build would recover; leaks too.
+	san_opts=halt_on_error=1:abort_on_error=1:disable_coredump=1:print_stacktrace=1
+	export LSAN_OPTIONS=suppressions=$SRCDIR/tests/sanitize/lsan.supp:print_suppressions=0
+	# The books are checked here too, in fewer runs: the repetitions of the
+	# plain run hunt timing, and each run costs several times more here.
+	export LOUPE_NO_LOSS_RUNS=${LOUPE_NO_LOSS_RUNS:-3}
+fi
 
 run_one() {
 	local name=$1; shift
 	local log="$logdir/$(echo "$name" | tr '/' '_').log"
-	local start=$SECONDS rc
+	local start=$SECONDS rc san=$sanlogs/$(echo "$name" | tr '/' '_')
+	if [ "${SANITIZE:-}" = 1 ]; then
+		# Reports go to files (log_path.PID), not to the output a test reads.
+		mkdir -p "$san"
+		export ASAN_OPTIONS=$san_opts:detect_leaks=1:log_path=$san/asan
+		export UBSAN_OPTIONS=$san_opts:log_path=$san/ubsan
+	fi
 	"$@" >"$log" 2>&1
 	rc=$?
 	local p f s
@@ -42,6 +64,12 @@ run_one() {
 		f=1
 		echo "not ok - $name ran no test" >>"$log"
 	fi
+	for r in "$san"/*; do
+		[ -f "$r" ] || continue
+		f=$((f + 1))
+		echo "not ok - sanitizer report $r" >>"$log"
+		head -60 "$r" | sed 's/^/# /' >>"$log"
+	done
 	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 	printf '%-52s %3d passed %3d failed %3d skipped  %3ds\n' "$name" "$p" "$f" "$s" \
 		$((SECONDS - start))
@@ -78,8 +106,14 @@ integration() {
 	done
 }
 
+# Under SANITIZE=1: first, that a report cannot go unseen (tests/sanitize/).
+sanitize() {
+	[ "${SANITIZE:-}" = 1 ] || return 0
+	run_one sanitize/check_reports.sh tests/sanitize/check_reports.sh
+}
+
 case "${1:-all}" in
-all) unit; integration ;;
+all) sanitize; unit; integration ;;
 unit) unit ;;
 integration) integration ;;
 *) for t in "$@"; do run_one "$t" "$t"; done ;;

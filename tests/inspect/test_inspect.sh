@@ -15,16 +15,7 @@ EXP=$SRCDIR/tests/inspect/expected
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
-n=0
-failed=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	shift
-	for l in "$@"; do echo "#   $l"; done
-}
+. "$SRCDIR/tests/lib/tap.sh"
 
 for o in golden mixed noprogs; do
 	if [ ! -f "$OBJ/$o.bpf.o" ]; then
@@ -157,5 +148,4 @@ else
 	not_ok "150 damaged objects: $crashes crashed or printed more than one line"
 fi
 
-echo "1..$n"
-[ $failed -eq 0 ]
+tap_done

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <nghttp2/nghttp2.h>
 
@@ -121,6 +122,34 @@ static void test_h1_chunked_split_pipelined(void **state)
 		assert_int_equal(s.m[3].stream, 2);
 		http_conn_free(c);
 	}
+}
+
+/* A trailer line longer than the line buffer is skipped, wherever the bytes are split. */
+static void test_h1_long_trailer_line(void **state)
+{
+	char resps[512];
+	size_t rl;
+
+	rl = snprintf(resps, sizeof(resps),
+		      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n"
+		      "X-Trailer: %0200d\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+		      7);
+	/* It used to spin forever on such a line: fail, do not hang. */
+	alarm(10);
+	for (size_t split = 1; split < rl; split += 13) {
+		struct http_conn *c = http_conn_new();
+		struct seen s = {};
+
+		feed(c, 0, "GET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n", 36, 10, &s);
+		feed(c, 1, resps, split, 20, &s);
+		feed(c, 1, resps + split, rl - split, 30, &s);
+		assert_int_equal(s.n, 4);
+		assert_int_equal(s.m[2].body_len, 5);
+		assert_int_equal(s.m[3].status, 204);
+		assert_int_equal(http_conn_stats(c)->parse_errors, 0);
+		http_conn_free(c);
+	}
+	alarm(0);
 }
 
 static void test_h1_not_http(void **state)
@@ -476,6 +505,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_h1_basic),
 		cmocka_unit_test(test_h1_chunked_split_pipelined),
+		cmocka_unit_test(test_h1_long_trailer_line),
 		cmocka_unit_test(test_h1_not_http),
 		cmocka_unit_test(test_h2_exchange),
 		cmocka_unit_test(test_h2_server_first),

@@ -18,6 +18,7 @@
 #include <pcap/pcap.h>
 
 #include "gadgets/ssl/pcap.h"
+#include "../lib/csum.h"
 
 struct pkt {
 	int family;
@@ -29,22 +30,6 @@ struct pkt {
 	bool ip_ok, tcp_ok;
 };
 
-static uint32_t sum16(uint32_t s, const uint8_t *b, size_t len)
-{
-	for (size_t i = 0; i + 1 < len; i += 2)
-		s += (uint32_t)b[i] << 8 | b[i + 1];
-	if (len & 1)
-		s += (uint32_t)b[len - 1] << 8;
-	return s;
-}
-
-static uint16_t fold(uint32_t s)
-{
-	while (s >> 16)
-		s = (s & 0xffff) + (s >> 16);
-	return s;
-}
-
 static void parse(const uint8_t *p, size_t caplen, int l2, struct pkt *out)
 {
 	const uint8_t *ip = p + l2, *tcp;
@@ -54,20 +39,20 @@ static void parse(const uint8_t *p, size_t caplen, int l2, struct pkt *out)
 	memset(out, 0, sizeof(*out));
 	if ((ip[0] >> 4) == 4) {
 		out->family = AF_INET;
-		out->ip_ok = fold(sum16(0, ip, 20)) == 0xffff;
+		out->ip_ok = csum_ok(csum_words(0, ip, 20));
 		tcp = ip + 20;
 		tlen = (ip[2] << 8 | ip[3]) - 20;
-		s = sum16(0, ip + 12, 8);
+		s = csum_words(0, ip + 12, 8);
 	} else {
 		out->family = AF_INET6;
 		out->ip_ok = true;
 		tcp = ip + 40;
 		tlen = ip[4] << 8 | ip[5];
-		s = sum16(0, ip + 8, 32);
+		s = csum_words(0, ip + 8, 32);
 	}
 	assert_int_equal(tcp - p + tlen, caplen);
 	s += 6 + tlen;
-	out->tcp_ok = fold(sum16(s, tcp, tlen)) == 0xffff;
+	out->tcp_ok = csum_ok(csum_words(s, tcp, tlen));
 	out->sport = tcp[0] << 8 | tcp[1];
 	out->dport = tcp[2] << 8 | tcp[3];
 	out->seq = (uint32_t)tcp[4] << 24 | tcp[5] << 16 | tcp[6] << 8 | tcp[7];

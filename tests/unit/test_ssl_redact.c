@@ -80,6 +80,28 @@ static void test_lengths_and_binary(void **state)
 	assert_int_equal(redact_buffer((char[]){ "password=abc" }, 12), 1);
 }
 
+/* NUL bytes (HTTP/2 frame headers, padding) are neither a credential nor part of an address. */
+static void test_nul_bytes(void **state)
+{
+	const uint8_t bearer[] = "basic \0\0\0\0\0\x01", mail[] = "\0\0\0ab@example.com";
+	uint8_t buf[32];
+
+	memcpy(buf, bearer, sizeof(bearer));
+	assert_int_equal(redact_buffer(buf, sizeof(bearer) - 1), 0);
+	assert_memory_equal(buf, bearer, sizeof(bearer));
+	memcpy(buf, mail, sizeof(mail));
+	assert_int_equal(redact_buffer(buf, sizeof(mail) - 1), 1);
+	assert_memory_equal(buf, "\0\0\0**@***********", sizeof(mail));
+}
+
+/* A JSON value is masked up to its quote, never past a line end. */
+static void test_json_value_ends_with_its_line(void **state)
+{
+	assert_string_equal(redacted("{\"token\": \"abc\\\nHost: x\r\n\r\n"),
+			    "{\"token\": \"****\nHost: x\r\n\r\n");
+	assert_string_equal(redacted("\"key\":\"v\r\n\r\n"), "\"key\":\"*\r\n\r\n");
+}
+
 static void test_decoded_headers(void **state)
 {
 	char v1[] = "Bearer secret-token", v2[] = "a=1; b=2", v3[] = "/p?password=x&y=1",
@@ -99,9 +121,13 @@ static void test_decoded_headers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_headers),		 cmocka_unit_test(test_keys),
-		cmocka_unit_test(test_bearer_and_email), cmocka_unit_test(test_lengths_and_binary),
+		cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_bearer_and_email),
+		cmocka_unit_test(test_lengths_and_binary),
 		cmocka_unit_test(test_decoded_headers),
+		cmocka_unit_test(test_nul_bytes),
+		cmocka_unit_test(test_json_value_ends_with_its_line),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

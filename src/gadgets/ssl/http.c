@@ -16,7 +16,9 @@
 
 #define H1_MAX_HEAD 65536
 #define H2_MAX_BLOCK (1 << 20) /* header block, all CONTINUATIONs */
+#ifndef H2_MAX_STREAMS /* the fuzz targets make it small: faster, and the table fills */
 #define H2_MAX_STREAMS 64
+#endif
 #define H1_MAX_QUEUE 32
 #define METHOD_LEN 32
 #define PATH_LEN 2048
@@ -69,6 +71,7 @@ struct h1_dir {
 	uint64_t remaining;
 	char line[80];
 	size_t line_len;
+	bool skip_line; /* in a trailer line too long for line[] */
 	/* The message being read. */
 	struct http_msg msg;
 	char method[METHOD_LEN], path[PATH_LEN], authority[AUTH_LEN];
@@ -534,9 +537,19 @@ static int h1_step_trailer(struct http_conn *c, struct h1_dir *d, struct h1_in *
 {
 	bool overflow = false;
 
+	if (d->skip_line) {
+		uint8_t *nl = memchr(in->data, '\n', in->len);
+
+		h1_consume(in, nl ? (size_t)(nl - in->data) + 1 : in->len);
+		d->skip_line = !nl;
+		return 0;
+	}
 	if (!h1_line(d, in, &overflow)) {
-		if (overflow)
+		/* h1_line() took nothing: skip the rest of the line, or we would spin here. */
+		if (overflow) {
 			d->line_len = 0;
+			d->skip_line = true;
+		}
 		return 0;
 	}
 	if (d->line[0] == '\r' || d->line[0] == '\n')
@@ -756,6 +769,9 @@ static void h2_block_done(struct http_conn *c, struct h2_dir *d, int dir, uint64
 		free(h.text);
 		return;
 	}
+	/* "content-length: -6" is no length: unknown, as http.h promises (-1). */
+	if (h.content_length < 0)
+		h.content_length = -1;
 	m.head = h.text ? h.text : "";
 	m.head_len = h.len;
 	m.body_len = d->block_end_stream ? 0 : h.content_length;

@@ -62,9 +62,10 @@ static bool is_value_end(unsigned char c)
 	       c == '\'' || c == '<' || c == '\t' || c == 0;
 }
 
+/* strchr() finds the terminating NUL: a NUL byte is no character of these sets. */
 static bool is_token68(unsigned char c)
 {
-	return isalnum(c) || strchr("-._~+/=", c);
+	return isalnum(c) || (c && strchr("-._~+/=", c));
 }
 
 /* Authorization: SCHEME credentials -> the scheme stays. */
@@ -145,6 +146,18 @@ static size_t scan_headers(unsigned char *buf, unsigned char *end)
 	return n;
 }
 
+/* Where a JSON string's value ends: its quote, and never past a line end. */
+static unsigned char *json_string_end(unsigned char *q, unsigned char *end)
+{
+	while (q < end && *q != '"' && *q != '\n' && *q != '\r') {
+		/* An escape is two bytes, but a line end is never escaped away. */
+		if (*q == '\\' && q + 1 < end && q[1] != '\n' && q[1] != '\r')
+			q++;
+		q++;
+	}
+	return q;
+}
+
 /* key=value and "key": "value" for the names in secret_keys. */
 static size_t scan_keys(unsigned char *buf, unsigned char *end)
 {
@@ -182,10 +195,7 @@ static size_t scan_keys(unsigned char *buf, unsigned char *end)
 				if (q >= end || *q != '"')
 					continue;
 				v = ++q;
-				while (q < end && *q != '"' && *q != '\n')
-					q += (*q == '\\' && q + 1 < end) ? 2 : 1;
-				if (q > end)
-					q = end;
+				q = json_string_end(q, end);
 				n += mask(v, q);
 				p = q - 1 < p ? p : q - 1;
 				break;
@@ -223,7 +233,7 @@ static size_t scan_schemes(unsigned char *buf, unsigned char *end)
 
 static bool is_local_char(unsigned char c)
 {
-	return isalnum(c) || strchr("._%+-", c);
+	return isalnum(c) || (c && strchr("._%+-", c));
 }
 
 /* user@example.com: everything but the '@'. */
