@@ -9,7 +9,8 @@ libbpf-dev bpftool libelf-dev zlib1g-dev
 libssl-dev libnghttp2-dev libpcap-dev
 libcmocka-dev libgnutls28-dev libjansson-dev"
 # libbpf-dev/bpftool: loader and skeletons; clang/llvm: BPF compiler;
-# libnghttp2: HPACK for HTTP/2 decoding; libpcap: pcap files;
+# libnghttp2: HPACK for HTTP/2 decoding; libpcap: reads our pcap files back
+# in a unit test (loupe writes them itself);
 # libelf: symbol lookup; libssl-dev: our TLS workloads; cmocka: unit tests;
 # libgnutls28-dev: a GnuTLS test client of ours (tests/ssl/gnutls_verify3.c);
 # libjansson-dev: the container runtimes' JSON files (names, images, pods).
