@@ -38,6 +38,13 @@ CFLAGS    ?= -O2 -g
 CFLAGS    += -std=c11 -D_GNU_SOURCE $(WARNINGS) -Isrc -Isrc/bpf -I$(OUTPUT)/gadgets \
 	     -DLOUPE_VERSION='"$(VERSION)"' -DLOUPE_GIT_REV='"$(GIT_REV)"'
 LDLIBS    += -lbpf -lelf -lz -lnghttp2 -ljansson
+# loupe itself is linked statically, from the Debian packages' archives: one
+# file that runs on any x86_64 Linux with BTF, in a FROM scratch image or an
+# initramfs (docs/install.md).  static-pie: a root agent that parses untrusted
+# bytes keeps its address randomization.  STATIC=0 links it against the
+# shared libraries; a sanitizer build must (ASan does not link statically).
+STATIC    ?= $(if $(filter 1,$(SANITIZE)),0,1)
+LOUPE_LDFLAGS := $(if $(filter 1,$(STATIC)),-static-pie)
 
 # Kernel headers come from the vendored vmlinux.h, never the build host.
 CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
@@ -78,7 +85,7 @@ $(OUTPUT)/libloupe.a: $(RUNTIME_OBJS)
 # nothing references by name.
 loupe: $(MAIN_OBJ) $(RUNTIME_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(LOUPE_LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(OUTPUT)/gadgets:
 	$(Q)mkdir -p $@
