@@ -58,6 +58,15 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-funct
 
 all: loupe
 
+# Plain `make` on a machine without the build packages stops with one line
+# naming the script to run, not a compiler error about a missing header.
+# (Checked again when the script or the installed packages change.)
+DEPS_OK := $(OUTPUT)/.deps-ok
+DEPS_MISSING = $(shell scripts/install-deps.sh --check 2>&1)
+$(DEPS_OK): scripts/install-deps.sh $(wildcard /var/lib/dpkg/status)
+	$(if $(DEPS_MISSING),$(error $(DEPS_MISSING)))
+	$(Q)mkdir -p $(dir $@) && touch $@
+
 # --- BPF objects and skeletons -------------------------------------------
 define gadget_rules
 $(OUTPUT)/gadgets/$(1).bpf.o: src/gadgets/$(1)/$(1).bpf.c $(BPF_HDRS) src/vmlinux/vmlinux.h | $(OUTPUT)/gadgets
@@ -87,7 +96,7 @@ loupe: $(MAIN_OBJ) $(RUNTIME_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(LOUPE_LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUTPUT)/gadgets:
+$(OUTPUT)/gadgets: | $(DEPS_OK)
 	$(Q)mkdir -p $@
 
 -include $(RUNTIME_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)

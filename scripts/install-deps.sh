@@ -1,6 +1,8 @@
 #!/bin/sh
 # Install the Debian packages loupe needs to build and test, and only those
 # that are missing.  Every package is named here, with the reason.
+#   scripts/install-deps.sh           install what is missing (root)
+#   scripts/install-deps.sh --check   only say what building loupe misses
 set -eu
 
 BUILD="make gcc libc6-dev pkg-config git
@@ -26,8 +28,23 @@ podman runc catatonit docker.io"
 # podman (with runc: crun refuses this host's hybrid cgroups) and docker run
 # the real containers of tests/runtime/test_containers.py.
 
+# Installing (make install, make deb): the man page and the bash completion
+# are generated from loupe's own --help by scripts/helpdoc.py (python3); the
+# package is made by dpkg-deb (dpkg).  Their tests need man (man-db) and
+# bash-completion (it loads completions the way an operator's shell does).
+BUILD="$BUILD python3"
+TEST="$TEST man-db bash-completion"
+
+# --check: only what building loupe needs, and never install (plain `make`):
+# one line naming what to run, rather than a compiler error on a header.
+want="$BUILD $TEST"
+if [ "${1:-}" = --check ]; then
+	command -v dpkg-query >/dev/null || exit 0 # not Debian: the compiler will say
+	want=$BUILD
+fi
+
 missing=""
-for p in $BUILD $TEST; do
+for p in $want; do
 	if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
 		missing="$missing $p"
 	fi
@@ -35,6 +52,10 @@ done
 
 if [ -z "$missing" ]; then
 	exit 0
+fi
+if [ "${1:-}" = --check ]; then
+	echo "loupe: missing packages to build it:$missing; run 'sudo scripts/install-deps.sh' (or 'sudo make deps')" >&2
+	exit 1
 fi
 if [ "$(id -u)" -ne 0 ]; then
 	echo "loupe: missing packages:$missing; run 'make deps' as root to install them" >&2
