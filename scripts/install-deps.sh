@@ -31,9 +31,10 @@ podman runc catatonit docker.io"
 # Installing (make install, make deb): the man page and the bash completion
 # are generated from loupe's own --help by scripts/helpdoc.py (python3); the
 # package is made by dpkg-deb (dpkg).  Their tests need man (man-db) and
-# bash-completion (it loads completions the way an operator's shell does).
+# bash-completion (it loads completions the way an operator's shell does);
+# python3-yaml reads the Kubernetes manifest in tests/deploy/.
 BUILD="$BUILD python3"
-TEST="$TEST man-db bash-completion"
+TEST="$TEST man-db bash-completion python3-yaml"
 
 # --check: only what building loupe needs, and never install (plain `make`):
 # one line naming what to run, rather than a compiler error on a header.
