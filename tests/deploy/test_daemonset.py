@@ -86,13 +86,11 @@ with open(conf) as f:
     text = f.read()
 with open(conf, "w") as f:
     f.write(text.replace("[containers]\n", '[containers]\npidns = "host"\n'))
-tag = f"localhost/loupe-test-{os.getpid()}:{version}"
 podname = f"loupe-ds-{os.getpid()}"
 ctrname = f"{podname}-{ctr['name']}"
-server = None
+server = tag = None
 try:
-    r = build_image(pm, tag)
-    tap.ok(r.returncode == 0, f"make image IMAGE={tag}", r.stdout + r.stderr)
+    tag = build_image(tap, pm)
     ctr["image"] = tag
     ctr["args"] = args + ["--comm", COMM]
     ports["metrics"]["hostPort"] = free_port()
@@ -151,6 +149,7 @@ finally:
     if server:
         server.stop()
     pm.podman("pod", "rm", "-f", "-t", "0", podname)
-    pm.podman("rmi", "-f", tag)
+    if tag:
+        pm.podman("rmi", "-f", tag)
     pm.cleanup()
 tap.done()

@@ -24,12 +24,10 @@ require_root(tap)
 tmp = tempfile.mkdtemp(prefix="loupe-image-")
 pm = Podman(os.path.join(tmp, "podman"))
 version = loupe_version()
-tag = f"localhost/loupe-test-{os.getpid()}:{version}"
 name = f"loupe-image-{os.getpid()}"
-server = None
+server = tag = None
 try:
-    r = build_image(pm, tag)
-    tap.ok(r.returncode == 0, f"make image IMAGE={tag}", r.stdout + r.stderr)
+    tag = build_image(tap, pm)
     info = pm.podman("image", "inspect", tag).stdout
     info = json.loads(info)[0] if info else {}
     cfg = info.get("Config", {})
@@ -93,6 +91,7 @@ try:
 finally:
     if server:
         server.stop()
-    pm.podman("rmi", "-f", tag)
+    if tag:
+        pm.podman("rmi", "-f", tag)
     pm.cleanup()
 tap.done()

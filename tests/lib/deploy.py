@@ -19,10 +19,14 @@ def loupe_version():
     return subprocess.run([LOUPE, "version"], capture_output=True, text=True).stdout.split()[1]
 
 
-def build_image(pm, tag):
-    """make image IMAGE=tag with the test's podman configuration."""
-    return subprocess.run(["make", "-C", SRCDIR, "--no-print-directory", "image", f"IMAGE={tag}"],
-                          env=pm.env, capture_output=True, text=True, timeout=600)
+def build_image(tap, pm):
+    """make image under a tag of the test's own (the test removes it);
+    reports the build and returns the tag."""
+    tag = f"localhost/loupe-test-{os.getpid()}:{loupe_version()}"
+    r = subprocess.run(["make", "-C", SRCDIR, "--no-print-directory", "image", f"IMAGE={tag}"],
+                       env=pm.env, capture_output=True, text=True, timeout=600)
+    tap.ok(r.returncode == 0, f"make image IMAGE={tag}", r.stdout + r.stderr)
+    return tag
 
 
 class TLSServer:
