@@ -20,7 +20,8 @@ exec /usr/bin/dpkg-query "$@"
 EOF
 chmod +x "$tmp/bin/dpkg-query"
 
-out=$(cd "$tmp/tree" && env -u OUTPUT PATH="$tmp/bin:$PATH" make 2>&1)
+# A user's plain make, not a sub-make of `make check`.
+out=$(cd "$tmp/tree" && env -u OUTPUT -u MAKEFLAGS -u MAKELEVEL -u MFLAGS PATH="$tmp/bin:$PATH" make 2>&1)
 rc=$?
 echo "$out" | sed 's/^/# /'
 ok $((rc == 0)) "make stops (exit $rc)"
