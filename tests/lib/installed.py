@@ -85,3 +85,10 @@ def check_completion(tap, loupe, label, env=None):
     tap.eq(sorted(offers), ["columns", "json"], f"{label}: -o offers the output formats")
     _, offers, _ = complete(["loupe", "trace", "tcp", "--fields", "comm,er"], env)
     tap.eq(offers, ["comm,error"], f"{label}: --fields completes a field inside a list")
+    usage = subprocess.run([loupe, "trace", "--help"], capture_output=True, text=True).stdout
+    if "[GADGET...]" in usage:
+        # Several gadgets in one process: more gadgets, and every named one's options.
+        _, offers, _ = complete(["loupe", "trace", gs[0], ""], env)
+        tap.eq(sorted(offers), sorted(gs[1:]), f"{label}: after a gadget, the other gadgets")
+        _, offers, _ = complete(["loupe", "trace", "ssl", "tcp", "--failure"], env)
+        tap.eq(offers, ["--failure-only"], f"{label}: 'trace ssl tcp' offers tcp's options too")
