@@ -44,7 +44,14 @@ WARNINGS  := -Wall -Wextra -Wshadow -Wno-unused-parameter -Wno-missing-field-ini
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=c11 -D_GNU_SOURCE $(WARNINGS) -Isrc -Isrc/bpf -I$(OUTPUT)/gadgets \
 	     -DLOUPE_VERSION='"$(VERSION)"' -DLOUPE_GIT_REV='"$(GIT_REV)"'
-LDLIBS    += -lbpf -lelf -lz -lnghttp2 -lpcap -ljansson -lcrypto
+LDLIBS    += -lbpf -lelf -lz -lnghttp2 -ljansson -lcrypto
+# loupe itself is linked statically, from the Debian packages' archives: one
+# file that runs on any x86_64 Linux with BTF, in a FROM scratch image or an
+# initramfs (docs/install.md).  static-pie: a root agent that parses untrusted
+# bytes keeps its address randomization.  STATIC=0 links it against the
+# shared libraries; a sanitizer build must (ASan does not link statically).
+STATIC    ?= $(if $(filter 1,$(SANITIZE)),0,1)
+LOUPE_LDFLAGS := $(if $(filter 1,$(STATIC)),-static-pie)
 
 # Kernel headers come from the vendored vmlinux.h, never the build host.
 CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
@@ -57,6 +64,15 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-funct
 .SECONDARY:
 
 all: loupe
+
+# Plain `make` on a machine without the build packages stops with one line
+# naming the script to run, not a compiler error about a missing header.
+# (Checked again when the script or the installed packages change.)
+DEPS_OK := $(OUTPUT)/.deps-ok
+DEPS_MISSING = $(shell scripts/install-deps.sh --check 2>&1)
+$(DEPS_OK): scripts/install-deps.sh $(wildcard /var/lib/dpkg/status)
+	$(if $(DEPS_MISSING),$(error $(DEPS_MISSING)))
+	$(Q)mkdir -p $(dir $@) && touch $@
 
 # --- BPF objects and skeletons -------------------------------------------
 define gadget_rules
@@ -85,9 +101,9 @@ $(OUTPUT)/libloupe.a: $(RUNTIME_OBJS)
 # nothing references by name.
 $(LOUPE_BIN): $(MAIN_OBJ) $(RUNTIME_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(LOUPE_LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUTPUT)/gadgets:
+$(OUTPUT)/gadgets: | $(DEPS_OK)
 	$(Q)mkdir -p $@
 
 -include $(RUNTIME_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)
@@ -99,7 +115,10 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
 $(OUTPUT)/tests/%: tests/unit/%.c $(OUTPUT)/libloupe.a
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS) $< $(OUTPUT)/libloupe.a $(LDLIBS) -lcmocka -o $@
+	$(Q)$(CC) $(CFLAGS) $< $(OUTPUT)/libloupe.a $(LDLIBS) -lcmocka $(TEST_LDLIBS) -o $@
+
+# libpcap reads back what our own pcap writer wrote: a reader we did not write.
+$(OUTPUT)/tests/test_ssl_pcap: TEST_LDLIBS += -lpcap
 
 # Sub-systems add their own test artefacts and targets here.
 TEST_DEPS :=

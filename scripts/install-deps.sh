@@ -1,6 +1,8 @@
 #!/bin/sh
 # Install the Debian packages loupe needs to build and test, and only those
 # that are missing.  Every package is named here, with the reason.
+#   scripts/install-deps.sh           install what is missing (root)
+#   scripts/install-deps.sh --check   only say what building loupe misses
 set -eu
 
 BUILD="make gcc libc6-dev pkg-config git
@@ -10,8 +12,10 @@ libssl-dev libnghttp2-dev libpcap-dev
 libcmocka-dev libgnutls28-dev libjansson-dev"
 # libbpf-dev/bpftool: loader and skeletons; clang/llvm: BPF compiler;
 # libclang-rt-14-dev: clang's libFuzzer, ASan and UBSan (make fuzz, SANITIZE=1);
-# libnghttp2: HPACK for HTTP/2 decoding; libpcap: pcap files;
-# libelf: symbol lookup; libssl-dev: our TLS workloads; cmocka: unit tests;
+# libnghttp2: HPACK for HTTP/2 decoding; libpcap: reads our pcap files back
+# in a unit test (loupe writes them itself);
+# libelf: symbol lookup; libssl-dev: libcrypto parses peer certificates
+# (--certs), and our TLS workloads; cmocka: unit tests;
 # libgnutls28-dev: a GnuTLS test client of ours (tests/ssl/gnutls_verify3.c);
 # libjansson-dev: the container runtimes' JSON files (names, images, pods).
 
@@ -38,8 +42,24 @@ golang-go binutils"
 # from the standard library, and its own stripped go binary is a test subject;
 # binutils' objdump checks our x86-64 decoder (tests/ssl/test_go_decoder.py).
 
+# Installing (make install, make deb): the man page and the bash completion
+# are generated from loupe's own --help by scripts/helpdoc.py (python3); the
+# package is made by dpkg-deb (dpkg).  Their tests need man (man-db) and
+# bash-completion (it loads completions the way an operator's shell does);
+# python3-yaml reads the Kubernetes manifest in tests/deploy/.
+BUILD="$BUILD python3"
+TEST="$TEST man-db bash-completion python3-yaml"
+
+# --check: only what building loupe needs, and never install (plain `make`):
+# one line naming what to run, rather than a compiler error on a header.
+want="$BUILD $TEST"
+if [ "${1:-}" = --check ]; then
+	command -v dpkg-query >/dev/null || exit 0 # not Debian: the compiler will say
+	want=$BUILD
+fi
+
 missing=""
-for p in $BUILD $TEST; do
+for p in $want; do
 	if [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" != "install ok installed" ]; then
 		missing="$missing $p"
 	fi
@@ -47,6 +67,10 @@ done
 
 if [ -z "$missing" ]; then
 	exit 0
+fi
+if [ "${1:-}" = --check ]; then
+	echo "loupe: missing packages to build it:$missing; run 'sudo scripts/install-deps.sh' (or 'sudo make deps')" >&2
+	exit 1
 fi
 if [ "$(id -u)" -ne 0 ]; then
 	echo "loupe: missing packages:$missing; run 'make deps' as root to install them" >&2

@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "audit.h"
+#include "passwd.h"
 
 #define MAX_OUTPUTS 16
 #define REC_LEN 8192
@@ -139,7 +139,7 @@ int audit_start(const char *gadget, const char *filters, int argc, char **argv)
 	char rec[REC_LEN], outputs[4096] = "", cmdline[4096] = "loupe trace";
 	char loginuid[16] = "", buf[64];
 	const char *sudo = getenv("SUDO_USER");
-	struct passwd *pw;
+	char name[256];
 	uint8_t rnd[8] = {};
 	int fd, err = 0;
 
@@ -174,14 +174,12 @@ int audit_start(const char *gadget, const char *filters, int argc, char **argv)
 	snprintf(rec, sizeof(rec), "audit: event=start session=%s pid=%d", audit.session, getpid());
 	snprintf(buf, sizeof(buf), "%u", getuid());
 	rec_add(rec, "uid", buf);
-	pw = getpwuid(getuid());
-	rec_add(rec, "user", pw ? pw->pw_name : "?");
+	rec_add(rec, "user", id_name(ID_USER, getuid(), name, sizeof(name)) ? "?" : name);
 	/* 4294967295: no login session (a daemon, or a kernel without audit). */
 	if (loginuid[0] && strcmp(loginuid, "4294967295")) {
 		rec_add(rec, "loginuid", loginuid);
-		pw = getpwuid(strtoul(loginuid, NULL, 10));
-		if (pw)
-			rec_add(rec, "login", pw->pw_name);
+		if (!id_name(ID_USER, strtoul(loginuid, NULL, 10), name, sizeof(name)))
+			rec_add(rec, "login", name);
 	}
 	if (sudo)
 		rec_add(rec, "sudo_user", sudo);

@@ -25,15 +25,16 @@
  * the host's seen through pid 1 (loupe in a container with the host's pid
  * namespace and the runtimes' directories not mounted).
  */
-static const char *host_roots[3];
-
-static void host_roots_init(void)
+const char *const *host_roots(void)
 {
-	if (host_roots[1])
-		return;
-	host_roots[0] = getenv("LOUPE_HOST_ROOT") ?: "";
-	host_roots[1] = host_roots[0][0] ? "" : "/proc/1/root";
-	host_roots[2] = host_roots[0][0] ? "/proc/1/root" : NULL;
+	static const char *roots[4];
+
+	if (!roots[1]) {
+		roots[0] = getenv("LOUPE_HOST_ROOT") ?: "";
+		roots[1] = roots[0][0] ? "" : "/proc/1/root";
+		roots[2] = roots[0][0] ? "/proc/1/root" : NULL;
+	}
+	return roots;
 }
 
 /* --- the id from a cgroup path ------------------------------------------------------ */
@@ -134,11 +135,11 @@ static void read_annotations(struct container *c, json_t *ann)
 static json_t *load(const char *dir, const char *id, const char *tail)
 {
 	char path[1024];
+	const char *const *roots = host_roots();
 	json_t *j = NULL;
 
-	host_roots_init();
-	for (int r = 0; r < 3 && host_roots[r] && !j; r++) {
-		snprintf(path, sizeof(path), "%s%s/%s%s%s", host_roots[r], dir, id, *id ? "/" : "",
+	for (int r = 0; roots[r] && !j; r++) {
+		snprintf(path, sizeof(path), "%s%s/%s%s%s", roots[r], dir, id, *id ? "/" : "",
 			 tail);
 		j = json_load_file(path, 0, NULL);
 	}
@@ -201,15 +202,15 @@ static bool read_docker(struct container *c)
 static bool read_containerd(struct container *c)
 {
 	const char *base = "/run/containerd/io.containerd.runtime.v2.task";
+	const char *const *roots = host_roots();
 	bool found = false;
 
-	host_roots_init();
-	for (int r = 0; r < 3 && host_roots[r] && !found; r++) {
+	for (int r = 0; roots[r] && !found; r++) {
 		char top[512];
 		struct dirent *de;
 		DIR *d;
 
-		snprintf(top, sizeof(top), "%s%s", host_roots[r], base);
+		snprintf(top, sizeof(top), "%s%s", roots[r], base);
 		if (!(d = opendir(top)))
 			continue;
 		while (!found && (de = readdir(d))) {

@@ -56,6 +56,13 @@ int mntns_foreach(int (*cb)(uint64_t mntns, uint32_t pid, void *ctx), void *ctx)
  */
 int containers_sweep(void (*gone)(uint64_t key, void *ctx), void *ctx);
 
+/*
+ * Where the host's files are seen from here, in order: $LOUPE_HOST_ROOT if
+ * set, our own root (""), /proc/1/root (loupe in a container with the host's
+ * pid namespace).  NULL-terminated; prefixes of absolute paths.
+ */
+const char *const *host_roots(void);
+
 /* Namespaces in the cache: what a test looks at after containers exit. */
 size_t containers_cached(void);
 

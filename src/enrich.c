@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* User-space enrichment shared by every gadget: names for ids, errnos and endpoints. */
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,10 +9,11 @@
 
 #include "containers.h"
 #include "output.h"
+#include "passwd.h"
 
 /*
  * A tiny direct-mapped cache: events come in bursts from few users, and
- * getpwuid() may read /etc/passwd each time.
+ * each lookup reads /etc/passwd or /etc/group.
  */
 #define NAME_CACHE 64
 
@@ -31,20 +30,7 @@ static const char *cached_name(struct name_slot *cache, uint32_t id, bool is_use
 	struct name_slot *s = &cache[id % NAME_CACHE];
 
 	if (!s->valid || s->id != id) {
-		const char *name = NULL;
-
-		if (is_user) {
-			struct passwd *pw = getpwuid(id);
-
-			name = pw ? pw->pw_name : NULL;
-		} else {
-			struct group *gr = getgrgid(id);
-
-			name = gr ? gr->gr_name : NULL;
-		}
-		if (name)
-			snprintf(s->name, sizeof(s->name), "%s", name);
-		else
+		if (id_name(is_user ? ID_USER : ID_GROUP, id, s->name, sizeof(s->name)))
 			snprintf(s->name, sizeof(s->name), "%u", id);
 		s->id = id;
 		s->valid = true;

@@ -7,10 +7,8 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
-#include <grp.h>
 #include <limits.h>
 #include <math.h>
-#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +19,7 @@
 
 #include "audit.h"
 #include "grow.h"
+#include "passwd.h"
 #include "runtime_int.h"
 
 /* --- value parsers ------------------------------------------------------- */
@@ -234,20 +233,12 @@ static int resolve_user(const char *arg, uint32_t *out, bool is_user)
 		return 0;
 	}
 	if (is_user) {
-		struct passwd *pw = getpwnam(arg);
-
-		if (pw) {
-			*out = pw->pw_uid;
+		if (!id_lookup(ID_USER, arg, out))
 			return 0;
-		}
 		loupe_err("--uid: no user '%s' (give a name from /etc/passwd or a number)", arg);
 	} else {
-		struct group *gr = getgrnam(arg);
-
-		if (gr) {
-			*out = gr->gr_gid;
+		if (!id_lookup(ID_GROUP, arg, out))
 			return 0;
-		}
 		loupe_err("--gid: no group '%s' (give a name from /etc/group or a number)", arg);
 	}
 	return -EINVAL;

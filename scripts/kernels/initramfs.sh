@@ -4,7 +4,8 @@
 # Build the kernel-matrix initramfs (uncompressed newc cpio: TCG unpacks it
 # faster than it inflates gzip): busybox-static, loupe, openssl, our static
 # helpers, the smoke tests, and every library `ldd` lists for the dynamic
-# binaries.  Its content does not depend on the kernel: one image boots all.
+# binaries (openssl; loupe too if built with STATIC=0).  Its content does
+# not depend on the kernel: one image boots all.
 #
 # usage: initramfs.sh OUT.cpio LOUPE HELPERDIR
 #   HELPERDIR holds caphelp, fdhelp, gotls (static), cert.pem and key.pem.
@@ -36,9 +37,10 @@ done
 cp "$loupe" "$root/usr/bin/loupe"
 cp "$openssl" "$root/usr/bin/openssl"
 
-# Shared libraries: the path ldd prints, with the file's content.
+# Shared libraries: the path ldd prints, with the file's content.  loupe is
+# static (none; ldd exits 1 for a non-PIE static binary); STATIC=0 has some.
 for bin in "$loupe" "$openssl"; do
-	ldd "$bin" | awk '/=> \// { print $3 } /^\t\// { print $1 }'
+	{ ldd "$bin" || true; } | awk '/=> \// { print $3 } /^\t\// { print $1 }'
 done | sort -u | while read -r lib; do
 	mkdir -p "$root$(dirname "$lib")"
 	cp -L "$lib" "$root$lib"

@@ -3,6 +3,7 @@
  * Unit tests of the pcap writer: read the file back with libpcap and check
  * the handshake, per-direction sequence numbers, checksums and payloads.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
@@ -179,11 +182,35 @@ static void test_unknown_endpoints_and_raw(void **state)
 	assert_string_equal(err, "No such file or directory");
 }
 
+/* A file that stops growing (a full disk, a size limit) is an error at close. */
+static void test_write_error(void **state)
+{
+	char path[] = "/tmp/loupe-test-pcap-XXXXXX", err[256];
+	int fd = mkstemp(path);
+	struct pcap_endpoint none = {};
+	struct rlimit old, lim = { 65536, 65536 }; /* far above a test log */
+	static uint8_t big[100000];
+	struct pcap_out *p;
+
+	close(fd);
+	signal(SIGXFSZ, SIG_IGN); /* EFBIG from write() instead of the signal */
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	lim.rlim_max = old.rlim_max;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	p = pcap_out_open(path, PCAP_LINK_RAW, err, sizeof(err));
+	assert_non_null(p);
+	pcap_out_data(p, 1, &none, &none, -1, true, big, sizeof(big), 5);
+	assert_int_equal(pcap_out_close(p, 6), -EIO);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_streams),
 		cmocka_unit_test(test_unknown_endpoints_and_raw),
+		cmocka_unit_test(test_write_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -14,6 +14,7 @@
 
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -342,6 +343,9 @@ struct cert_cache *cert_cache_new(size_t max)
 {
 	struct cert_cache *cc = calloc(1, sizeof(*cc));
 
+	/* Parsing needs no configuration: never read the host's openssl.cnf,
+	 * whose engines and providers a static loupe could not load. */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL);
 	if (cc)
 		cc->max = max ? max : 1;
 	return cc;

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * Synthesized TCP streams in a pcap file (see pcap.h).  The packets are
- * built here (Ethernet, IPv4/IPv6, TCP with correct checksums); libpcap
- * writes the file.
+ * built here (Ethernet, IPv4/IPv6, TCP with correct checksums), and so is
+ * the file: a 24-byte header and a 16-byte header per packet, in our byte
+ * order, as libpcap writes them (pcap-savefile(5)).  No libpcap: writing is
+ * all we need of it, and its static archive would pull in dbus.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,8 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <netinet/in.h>
-
-#include <pcap/pcap.h>
 
 #include "pcap.h"
 
@@ -29,6 +29,10 @@
 #define TH_PSH 0x08
 #define TH_ACK 0x10
 
+#define PCAP_MAGIC_NSEC 0xa1b23c4d /* timestamps in nanoseconds */
+#define LINKTYPE_ETHERNET 1
+#define LINKTYPE_RAW 101 /* the file's value; libpcap's DLT_RAW is 12 on Linux */
+
 struct flow {
 	bool used;
 	uint64_t key;
@@ -37,9 +41,23 @@ struct flow {
 	uint64_t last_ns;
 };
 
+/* The file's header and each packet's, in host byte order (readers swap). */
+struct pcap_file_hdr {
+	uint32_t magic;
+	uint16_t version_major, version_minor;
+	int32_t thiszone;
+	uint32_t sigfigs, snaplen, linktype;
+};
+
+struct pcap_rec_hdr {
+	uint32_t ts_sec, ts_nsec, caplen, len;
+};
+
+_Static_assert(sizeof(struct pcap_file_hdr) == 24, "pcap file header");
+_Static_assert(sizeof(struct pcap_rec_hdr) == 16, "pcap record header");
+
 struct pcap_out {
-	pcap_t *pcap;
-	pcap_dumper_t *dumper;
+	FILE *fp;
 	enum pcap_link link;
 	uint64_t packets;
 	struct flow *flows;
@@ -49,40 +67,37 @@ struct pcap_out {
 struct pcap_out *pcap_out_open(const char *path, enum pcap_link link, char *err, size_t errlen)
 {
 	struct pcap_out *p = calloc(1, sizeof(*p));
+	struct pcap_file_hdr fh = {
+		.magic = PCAP_MAGIC_NSEC,
+		.version_major = 2,
+		.version_minor = 4,
+		.snaplen = SNAPLEN,
+		.linktype = link == PCAP_LINK_RAW ? LINKTYPE_RAW : LINKTYPE_ETHERNET,
+	};
 	int fd = -1;
-	FILE *fp = NULL;
 
 	if (!p || !(p->flows = calloc(MAX_FLOWS, sizeof(*p->flows)))) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	p->link = link;
-	p->pcap = pcap_open_dead_with_tstamp_precision(link == PCAP_LINK_RAW ? DLT_RAW : DLT_EN10MB,
-						       SNAPLEN, PCAP_TSTAMP_PRECISION_NANO);
-	if (!p->pcap) {
-		snprintf(err, errlen, "pcap_open_dead failed");
-		goto fail;
-	}
 	/* Plaintext is private: 0600, whatever the umask or an existing file's mode. */
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || fchmod(fd, 0600) || !(fp = fdopen(fd, "wb"))) {
+	if (fd < 0 || fchmod(fd, 0600) || !(p->fp = fdopen(fd, "wb"))) {
 		snprintf(err, errlen, "%s", strerror(errno));
 		goto fail;
 	}
-	p->dumper = pcap_dump_fopen(p->pcap, fp);
-	if (!p->dumper) {
-		snprintf(err, errlen, "%s", pcap_geterr(p->pcap));
+	if (fwrite(&fh, sizeof(fh), 1, p->fp) != 1) {
+		snprintf(err, errlen, "%s", strerror(errno));
 		goto fail;
 	}
 	return p;
 fail:
-	if (fp)
-		fclose(fp);
+	if (p && p->fp)
+		fclose(p->fp);
 	else if (fd >= 0)
 		close(fd);
 	if (p) {
-		if (p->pcap)
-			pcap_close(p->pcap);
 		free(p->flows);
 		free(p);
 	}
@@ -129,7 +144,7 @@ static int emit(struct pcap_out *p, const struct pcap_endpoint *src,
 	bool v6 = src->family == AF_INET6;
 	size_t l2 = p->link == PCAP_LINK_ETHERNET ? 14 : 0, l3 = v6 ? 40 : 20;
 	uint8_t *pkt = p->pkt, *ip = pkt + l2, *tcp = ip + l3;
-	struct pcap_pkthdr h = {};
+	struct pcap_rec_hdr h;
 	uint32_t sum;
 
 	memset(pkt, 0, l2 + l3 + 20);
@@ -174,10 +189,12 @@ static int emit(struct pcap_out *p, const struct pcap_endpoint *src,
 	sum = csum_add(sum, tcp, 20 + len);
 	put16(tcp + 16, csum_fold(sum));
 
-	h.ts.tv_sec = real_ns / 1000000000ull;
-	h.ts.tv_usec = real_ns % 1000000000ull; /* nanoseconds: the file says so */
+	h.ts_sec = real_ns / 1000000000ull;
+	h.ts_nsec = real_ns % 1000000000ull;
 	h.caplen = h.len = l2 + l3 + 20 + len;
-	pcap_dump((u_char *)p->dumper, &h, pkt);
+	/* A write error sticks to the stream; pcap_out_close() reports it. */
+	fwrite(&h, sizeof(h), 1, p->fp);
+	fwrite(pkt, h.caplen, 1, p->fp);
 	p->packets++;
 	return 0;
 }
@@ -311,10 +328,10 @@ int pcap_out_close(struct pcap_out *p, uint64_t real_ns)
 	for (int i = 0; i < MAX_FLOWS; i++)
 		if (p->flows[i].used)
 			pcap_out_close_conn(p, p->flows[i].key, real_ns);
-	if (pcap_dump_flush(p->dumper))
+	if (fflush(p->fp) || ferror(p->fp))
 		err = -EIO;
-	pcap_dump_close(p->dumper);
-	pcap_close(p->pcap);
+	if (fclose(p->fp) && !err)
+		err = -EIO;
 	free(p->flows);
 	free(p);
 	return err;

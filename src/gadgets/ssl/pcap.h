@@ -3,8 +3,8 @@
  * Captured plaintext as a pcap file of synthesized TCP segments, so that
  * Wireshark and tshark decode the HTTP inside.  Each connection becomes one
  * TCP stream between its real endpoints, opened with SYN, SYN-ACK, ACK, with
- * sequence numbers that follow the bytes of each direction.  Written through
- * libpcap (pcap_open_dead, pcap_dump_open, pcap_dump).
+ * sequence numbers that follow the bytes of each direction.  The file is the
+ * classic pcap format with nanosecond timestamps, written without libpcap.
  */
 #ifndef LOUPE_SSL_PCAP_H
 #define LOUPE_SSL_PCAP_H
