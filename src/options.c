@@ -146,7 +146,7 @@ static const struct common_option common_options[] = {
 	FILTER("tid", "TID", "only this thread", OPT_TID),
 	FILTER("uid", "USER", "only this user (name or number)", OPT_UID),
 	FILTER("gid", "GROUP", "only this group (name or number)", OPT_GID),
-	FILTER("comm", "NAME", "only threads with this command name", OPT_COMM),
+	FILTER("comm", "NAME", "only threads with this command name, or of a process with it", OPT_COMM),
 	FILTER("mntns", "ID", "only this mount namespace (container); repeatable", OPT_MNTNS),
 	FILTER("container-pid", "PID", "only the mount namespace (container) of PID",
 	       OPT_CONTAINER_PID),

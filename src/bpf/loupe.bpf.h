@@ -136,11 +136,8 @@ static __always_inline __u64 loupe_tunable(__u64 knob, int slot)
 	return cfg ? cfg->slot[slot] : knob;
 }
 
-static __always_inline bool loupe_comm_is(const volatile char *want)
+static __always_inline bool loupe_comm_eq(const char *comm, const volatile char *want)
 {
-	char comm[LOUPE_COMM_LEN];
-
-	bpf_get_current_comm(comm, sizeof(comm));
 	for (int i = 0; i < LOUPE_COMM_LEN; i++) {
 		if (comm[i] != want[i])
 			return false;
@@ -148,6 +145,25 @@ static __always_inline bool loupe_comm_is(const volatile char *want)
 			break;
 	}
 	return true;
+}
+
+/*
+ * The thread's name or its process's: programs name their threads (gRPC's
+ * "event_engine", a JVM's "C2 CompilerThre"), and `--comm grpc_server` must
+ * still see the TLS calls those threads make for the process.
+ */
+static __always_inline bool loupe_comm_is(const volatile char *want)
+{
+	struct task_struct *task;
+	char comm[LOUPE_COMM_LEN];
+
+	bpf_get_current_comm(comm, sizeof(comm));
+	if (loupe_comm_eq(comm, want))
+		return true;
+	task = (struct task_struct *)bpf_get_current_task();
+	if (BPF_CORE_READ_INTO(&comm, task, group_leader, comm))
+		return false;
+	return loupe_comm_eq(comm, want);
 }
 
 static __always_inline bool loupe_comm_matches(void)
