@@ -147,13 +147,18 @@ integration: $(LOUPE_BIN) $(TEST_DEPS) bench-tools
 	$(Q)$(RUN_TESTS) integration
 
 # Helper programs used by tests and benchmarks (our own TLS workloads).
-BENCH_BINS := $(OUTPUT)/bench/tls_loop $(OUTPUT)/bench/empty_probes
+BENCH_BINS := $(OUTPUT)/bench/tls_loop $(OUTPUT)/bench/empty_probes $(OUTPUT)/bench/sysloop
 bench-tools: $(BENCH_BINS)
 
 $(OUTPUT)/bench/tls_loop: bench/tls_loop.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS) $< -lssl -lcrypto -o $@
+
+$(OUTPUT)/bench/sysloop: bench/sysloop.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
 
 $(OUTPUT)/bench/empty_probes.bpf.o: bench/empty_probes.bpf.c | $(OUTPUT)/gadgets
 	$(call msg,BPF,$@)
@@ -173,6 +178,7 @@ bench: loupe bench-tools
 	$(Q)bench/ssl_bench.py --rounds 5
 	$(Q)bench/ssl_bench.py --go --rounds 5
 	$(Q)bench/capabilities/run.sh 5
+	$(Q)bench/endpoints_tax.py --rounds 5
 
 format:
 	$(Q)clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'bench/*.c' | grep -v vmlinux.h)

@@ -87,6 +87,9 @@ struct tally {
 	uint64_t seen, events, filtered, lost, lost_ring_full, lost_at_exit, lost_undecodable,
 		lost_dropped, truncated, probe_misses;
 	int64_t unaccounted;
+	/* The calls the hooks saw, and what the kernel's filters and --sample did. */
+	uint64_t calls, filtered_in_kernel, sampled_out;
+	double capture_rate; /* events / (events + lost + sampled out): 1 when all were shown */
 };
 
 /* Runs of our programs the kernel skipped (a BPF program was already running on that CPU). */
@@ -121,6 +124,13 @@ static void tally(struct session *s, struct tally *t)
 	};
 	t->lost = t->lost_ring_full + t->lost_at_exit + t->lost_undecodable + t->lost_dropped;
 	t->unaccounted = (int64_t)(t->seen - t->events - t->filtered - t->lost);
+	t->calls = session_counter(s, LOUPE_CNT_CALLS);
+	t->filtered_in_kernel = session_counter(s, LOUPE_CNT_FILTERED);
+	t->sampled_out = session_counter(s, LOUPE_CNT_SAMPLED_OUT);
+	if (t->events + t->lost + t->sampled_out)
+		t->capture_rate = (double)t->events / (t->events + t->lost + t->sampled_out);
+	else
+		t->capture_rate = 1;
 }
 
 /* Every named counter, the runtime's then the gadget's, with its value. */
@@ -156,14 +166,17 @@ static void print_stats_json(struct session *s, const struct tally *t, double se
 		"\"lost\":%llu,\"lost_ring_full\":%llu,\"lost_at_exit\":%llu,"
 		"\"lost_undecodable\":%llu,\"lost_dropped\":%llu,\"unaccounted\":%lld,"
 		"\"truncated\":%llu,\"rows\":%llu,\"bytes\":%llu,\"events_per_s\":%.1f,"
-		"\"probe_misses\":%llu,\"filtered\":%llu",
+		"\"probe_misses\":%llu,\"filtered\":%llu,\"calls\":%llu,\"filtered_in_kernel\":%llu,"
+		"\"sampled_out\":%llu,\"capture_rate\":%.4f",
 		s->gadget->name, secs, (unsigned long long)t->seen, (unsigned long long)t->events,
 		(unsigned long long)t->lost, (unsigned long long)t->lost_ring_full,
 		(unsigned long long)t->lost_at_exit, (unsigned long long)t->lost_undecodable,
 		(unsigned long long)t->lost_dropped, (long long)t->unaccounted,
 		(unsigned long long)t->truncated, (unsigned long long)s->rows,
 		(unsigned long long)s->bytes, rate, (unsigned long long)t->probe_misses,
-		(unsigned long long)t->filtered);
+		(unsigned long long)t->filtered, (unsigned long long)t->calls,
+		(unsigned long long)t->filtered_in_kernel, (unsigned long long)t->sampled_out,
+		t->capture_rate);
 	for_each_counter(s, json_counter, NULL);
 	fputs("}}\n", stderr);
 }
@@ -206,6 +219,11 @@ static void print_stats_text(struct session *s, const struct tally *t, double se
 		fprintf(stderr, ", %llu probe_misses", (unsigned long long)t->probe_misses);
 	if (t->filtered)
 		fprintf(stderr, ", %llu filtered (--container)", (unsigned long long)t->filtered);
+	fprintf(stderr, "; %llu calls, %llu filtered in the kernel", (unsigned long long)t->calls,
+		(unsigned long long)t->filtered_in_kernel);
+	if (t->sampled_out)
+		fprintf(stderr, ", %llu sampled out", (unsigned long long)t->sampled_out);
+	fprintf(stderr, ", capture rate %.1f%%", 100 * t->capture_rate);
 	for_each_counter(s, text_counter, NULL);
 	fputc('\n', stderr);
 }
@@ -312,6 +330,13 @@ int run_metrics_init(struct run_metrics *rm, struct metrics *m)
 	rm->filtered = metrics_counter(m, "loupe_filtered_total",
 				       "events --container turned away in user space", "gadget");
 	rm->bytes = metrics_counter(m, "loupe_bytes_total", "payload bytes captured", "gadget");
+	rm->calls = metrics_counter(m, "loupe_calls_total",
+				    "calls the gadget's hooks saw, before any filter", "gadget");
+	rm->calls_filtered = metrics_counter(m, "loupe_calls_filtered_total",
+					     "calls turned away by the filters in the kernel",
+					     "gadget");
+	rm->sampled_out = metrics_counter(m, "loupe_sampled_out_total",
+					  "calls skipped by --sample", "gadget");
 	rm->counters = metrics_counter(m, "loupe_gadget_counter_total",
 				       "the runtime's and each gadget's own counters (statistics)",
 				       "gadget,counter");
@@ -333,6 +358,9 @@ void run_metrics_update(const struct run_metrics *rm, struct session **ss, int n
 		metric_set(rm->truncated, gl, t.truncated);
 		metric_set(rm->filtered, gl, t.filtered);
 		metric_set(rm->bytes, gl, ss[k]->bytes);
+		metric_set(rm->calls, gl, t.calls);
+		metric_set(rm->calls_filtered, gl, t.filtered_in_kernel);
+		metric_set(rm->sampled_out, gl, t.sampled_out);
 		metric_set(rm->lost, (const char *const[]){ g, "ring_full" }, t.lost_ring_full);
 		metric_set(rm->lost, (const char *const[]){ g, "at_exit" }, t.lost_at_exit);
 		metric_set(rm->lost, (const char *const[]){ g, "undecodable" }, t.lost_undecodable);

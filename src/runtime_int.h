@@ -46,6 +46,7 @@ struct metrics;
 struct metric;
 struct run_metrics {
 	struct metric *events, *seen, *lost, *truncated, *filtered, *bytes, *counters;
+	struct metric *calls, *calls_filtered, *sampled_out;
 };
 
 /* accounting.c */

@@ -240,6 +240,20 @@ static __always_inline bool loupe_discard_current(void)
 	return false;
 }
 
+/*
+ * A call of what the gadget traces: counted, then filtered (`skip` is the
+ * gadget's own filter, e.g. --no-reads).  True when it is not traced; the
+ * statistics show calls, filtered and the capture rate from these counts.
+ */
+static __always_inline bool loupe_call_filtered(bool skip)
+{
+	loupe_count(LOUPE_CNT_CALLS);
+	if (!skip && !loupe_discard_current())
+		return false;
+	loupe_count(LOUPE_CNT_FILTERED);
+	return true;
+}
+
 static __always_inline void loupe_fill_proc(struct loupe_proc *p)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();

@@ -75,6 +75,10 @@ struct loupe_config {
  * the kernel produced was either shown or counted as lost:
  *
  *   seen = events shown + lost (ring full, left at exit, undecodable, dropped)
+ *
+ * and, for the statistics, what happened to the calls the hooks saw: the
+ * filters turned some away in the kernel, --sample others; the rest made
+ * the events counted in `seen`.
  */
 enum loupe_counter {
 	LOUPE_CNT_RINGBUF_LOST = 0, /* an event lost whole: its first record found the ring full */
@@ -85,6 +89,9 @@ enum loupe_counter {
 	LOUPE_CNT_RECORDS,	    /* records reserved: what user space must read */
 	LOUPE_CNT_PART_LOST,	    /* a later record of an event lost: shown truncated */
 	LOUPE_CNT_NOTICE_LOST,	    /* an internal notice (not an event) lost */
+	LOUPE_CNT_CALLS,	    /* calls of what the gadget traces, before any filter */
+	LOUPE_CNT_FILTERED,	    /* of those, turned away by a filter in the kernel */
+	LOUPE_CNT_SAMPLED_OUT,	    /* of those, skipped by sampling (--sample) */
 	LOUPE_CNT_GADGET,	    /* first gadget-defined counter */
 	LOUPE_CNT_MAX = LOUPE_CNT_GADGET + 8,
 };

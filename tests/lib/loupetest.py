@@ -92,7 +92,8 @@ class Loupe:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        self.reader.join(5)
+        # loupe has exited: its stderr ends; read it all (-v is long, the host may be slow).
+        self.reader.join(60)
         self.out.close()
         return self.proc.returncode
 

@@ -3,6 +3,7 @@
 scraped by a real Prometheus, and reconfiguration on SIGHUP without detaching
 a probe."""
 
+import calendar
 import json
 import os
 import re
@@ -146,9 +147,16 @@ try:
         p.kill()
         p.wait()
     evs = lh.events()
-    # The pids in the order printed: the first loop's, then the second's, never mixed.
+
+    def began(e):
+        # The filters judge a call when it begins; its row is printed when it ends.
+        day, frac = e["timestamp"].rstrip("Z").split(".")
+        ns = calendar.timegm(time.strptime(day, "%Y-%m-%dT%H:%M:%S")) * 10**9 + int(frac)
+        return ns - e["latency"]
+    # The pids in the order their calls began: the first loop's, then the second's,
+    # never mixed (a call of the first that began before the change ends after it).
     order = []
-    for e in evs:
+    for e in sorted(evs, key=began):
         if not order or order[-1] != e["pid"]:
             order.append(e["pid"])
     ready = re.search(r"with (\d+) links", lh.stderr)

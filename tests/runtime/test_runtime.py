@@ -129,4 +129,43 @@ tap.ok(out.startswith(b"COMM") and b"SSL_write" in out, "columns: header and row
 tap.ok(all(32 <= c < 127 or c == 10 for c in out), "columns: only printable bytes reach the terminal")
 tap.ok(b"\\x" in out and b"..." in out, "columns: bytes escaped as \\xNN, long data cut with ...")
 lp.cleanup()
+# --- statistics: calls seen, filtered in the kernel, sampled out, capture rate --------
+lp = Loupe(["trace", "ssl", "--comm", LOOP_COMM, "--sample", "2"])
+out = run([TLS_LOOP, "bench", "64", "200"])
+lp.stop()
+calls = int(dict(line.split() for line in out.stdout.decode().splitlines())["tls_calls"])
+st = lp.stats() or {}
+passed = st.get("calls", 0) - st.get("filtered_in_kernel", 0)
+# A call that passed makes an event, or is sampled out, or is a handshake that
+# has to be retried or a read that returned nothing (both counted by the gadget).
+no_event = st.get("handshakes_incomplete", 0) + st.get("calls_without_data", 0)
+tap.ok(passed == st.get("events", -1) + st.get("sampled_out", -1) + no_event and
+       st.get("sampled_out", 0) >= calls // 2 - 2 and st.get("calls", 0) >= calls,
+       f"stats: calls = filtered in the kernel + sampled out + events + no-event calls ({calls} of ours)", st)
+tap.ok(abs(st.get("capture_rate", 0) - st.get("events", 0) /
+           max(1, st.get("events", 0) + st.get("sampled_out", 0))) < 1e-3 and
+       0.3 < st.get("capture_rate", 0) < 0.7, "stats: capture rate about 1/2 under --sample 2", st)
+lp.cleanup()
+
+# --- --comm: a thread's name or its process's ----------------------------------
+# A process (a copy of python3 under a name of ours) whose worker thread names
+# itself, as gRPC's and the JVM's do, raises its own priority there: one
+# CAP_SYS_NICE check made by the thread "lrt-worker" of the process PY_COMM.
+PY, PY_COMM = own_copy(sys.executable, "lpt-py-")
+RENAMED = """
+import ctypes, os, threading
+def work():
+    ctypes.CDLL(None).prctl(15, b"lrt-worker", 0, 0, 0)  # PR_SET_NAME
+    os.setpriority(os.PRIO_PROCESS, 0, -2)
+t = threading.Thread(target=work); t.start(); t.join()
+"""
+for name, want in ((PY_COMM, 1), ("lrt-worker", 1), ("lrt-nobody", 0)):
+    lp = Loupe(["trace", "capabilities", "--comm", name, "--cap", "CAP_SYS_NICE"])
+    run([PY, "-c", RENAMED])
+    lp.stop()
+    evs = [e for e in lp.events() if e.get("cap") == "CAP_SYS_NICE"]
+    tap.ok(len(evs) == want and all(e["comm"] == "lrt-worker" for e in evs),
+           f"--comm {name}: {want} check(s) of the renamed thread", evs)
+    lp.cleanup()
+
 tap.done()

@@ -5,26 +5,29 @@ the --http lines and the pcap, over HTTP/1.1 and HTTP/2.  Without --redact
 the same secrets are visible (so the checks can fail).  --audit-log records
 each capture's start and stop."""
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.dirname(__file__))
-from loupetest import TAP, Loupe, require_root  # noqa: E402
+from loupetest import TAP, Loupe, own_copy, require_root  # noqa: E402
 from tlsservers import Server, grep_bytes, http_rows, tshark  # noqa: E402
 
 SECRETS = ["SEKRITTOKEN123", "HUNTER2PW", "COOKIEVAL456", "alice.secret@example.org"]
 
 tap = TAP()
 require_root(tap)
+# curl under a name of its own: other suites' curl traffic must not reach --comm.
+CURL, CURL_COMM = own_copy(shutil.which("curl"), "lpt-rd-")
 tmp = tempfile.mkdtemp(prefix="loupe-ssl9-")
 nginx = Server("nginx")
 
 
 def curl(version):
     return subprocess.run(
-        ["curl", "-sk", version, "-o", "/dev/null",
+        [CURL, "-sk", version, "-o", "/dev/null",
          "-H", "Authorization: Bearer SEKRITTOKEN123", "-b", "session=COOKIEVAL456",
          "-H", "X-Contact: alice.secret@example.org",
          "-d", "user=bob&password=HUNTER2PW", nginx.url("/ssl9/login?token=HUNTER2PW")],
@@ -37,12 +40,12 @@ try:
         pcap = os.path.join(tmp, f"{tag}.pcap")
         cols = os.path.join(tmp, f"{tag}.txt")
         audit = os.path.join(tmp, f"{tag}.audit")
-        lj = Loupe(["trace", "ssl", "--redact", "--http", "--pcap", pcap, "--comm", "curl",
+        lj = Loupe(["trace", "ssl", "--redact", "--http", "--pcap", pcap, "--comm", CURL_COMM,
                     "--audit-log", audit])
-        lc = Loupe(["trace", "ssl", "--redact", "--http", "--comm", "curl", "--output-file",
+        lc = Loupe(["trace", "ssl", "--redact", "--http", "--comm", CURL_COMM, "--output-file",
                     cols, "-o", "columns"], json_output=False)
-        lx = Loupe(["trace", "ssl", "--redact", "-x", "--comm", "curl"], json_output=False)
-        plain = Loupe(["trace", "ssl", "--http", "--comm", "curl"])
+        lx = Loupe(["trace", "ssl", "--redact", "-x", "--comm", CURL_COMM], json_output=False)
+        plain = Loupe(["trace", "ssl", "--http", "--comm", CURL_COMM])
         r = curl(version)
         for lp in (lj, lc, lx, plain):
             lp.stop()
@@ -78,7 +81,7 @@ try:
         start = [x for x in lines if "event=start" in x]
         stop = [x for x in lines if "event=stop" in x]
         tap.ok(len(start) == 1 and "gadget=ssl" in start[0] and
-               'filters="--comm curl"' in start[0] and f"pcap:{pcap}" in start[0] and
+               f'filters="--comm {CURL_COMM}"' in start[0] and f"pcap:{pcap}" in start[0] and
                "user=root" in start[0], f"{tag}: audit start record", lines)
         tap.ok(len(stop) == 1 and "status=0" in stop[0] and
                start and start[0].split("session=")[1].split()[0] in stop[0],

@@ -77,12 +77,10 @@ static __always_inline bool skip_early(int cap, __u8 kind, __u32 arg4)
 
 	if ((bpf_get_current_pid_tgid() >> 32) == self_pid)
 		return true;
-	if (cap_mask && (cap < 0 || cap >= CAPS_MAX || !(cap_mask & (1ULL << cap))))
-		return true;
 	/* User space refuses --audit-only when the hook cannot tell. */
-	if (audit_only && (!audit_known(kind, arg4, &audit) || !audit))
-		return true;
-	return loupe_discard_current();
+	return loupe_call_filtered(
+		(cap_mask && (cap < 0 || cap >= CAPS_MAX || !(cap_mask & (1ULL << cap)))) ||
+		(audit_only && (!audit_known(kind, arg4, &audit) || !audit)));
 }
 
 /*

@@ -484,7 +484,7 @@ static __always_inline int send_exit(long ret, bool mmsg)
 	bpf_map_delete_elem(&sendmsg_ctx, &tid);
 	if (!sc)
 		return 0;
-	traced = !loupe_discard_current();
+	traced = !loupe_call_filtered(false);
 	if (ret < 0 || (mmsg && ret == 0)) {
 		set_forget_senders(sc, 0);
 		if (traced)
@@ -584,7 +584,7 @@ static __always_inline int recv_exit(long ret)
 	if (!sc->set.nfds && !sc->set.more && !sc->set.msgs_more)
 		return 0;
 	set_resolve(sc);
-	report_set(sc, FDPASS_RECEIVE, FDPASS_MAX_MSGS, !loupe_discard_current());
+	report_set(sc, FDPASS_RECEIVE, FDPASS_MAX_MSGS, !loupe_call_filtered(false));
 	return 0;
 }
 

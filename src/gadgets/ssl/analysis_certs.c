@@ -310,7 +310,7 @@ static void take_cert(struct session *s, struct ssl_conn *conn, struct certs_con
 		cc->expected = count;
 	if (c->truncated || !cert)
 		cc->missing = true;
-	if (cc->hdr.sock.fd < 0)
+	if (!cc->hdr.sock.known)
 		cc->hdr.sock = c->r->sock;
 	cc->due_ns = c->r->proc.ts_ns + CERTS_WAIT_NS;
 }

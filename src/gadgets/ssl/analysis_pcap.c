@@ -77,7 +77,7 @@ static int pcap_feed(struct session *s, struct ssl_call *c)
 
 	if (!ssl_kind_has_data(c->op->kind) || !c->len)
 		return 0;
-	if (k->fd >= 0 && (k->tuple.family == AF_INET || k->tuple.family == AF_INET6)) {
+	if (k->known && (k->tuple.family == AF_INET || k->tuple.family == AF_INET6)) {
 		l.family = rm.family = k->tuple.family;
 		memcpy(l.addr, k->tuple.laddr, 16);
 		memcpy(rm.addr, k->tuple.raddr, 16);

@@ -174,6 +174,7 @@ struct ssl_state {
 	bool certs, certs_findings_only;
 	/* Chosen for this kernel. */
 	bool bounded; /* no bpf_loop: the bounded-loop emitter */
+	bool sock_hooks; /* endpoints from the socket layer's tracepoints, not every syscall */
 	struct discovery disc;
 	/* Calls whose records are still arriving. */
 	struct pending pending[MAX_PENDING];

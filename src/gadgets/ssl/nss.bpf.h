@@ -52,7 +52,8 @@ static __always_inline bool nss_is_tls(const void *fd)
 
 static __always_inline int nss_enter(__u32 op, __u32 dir, const void *fd, const void *buf)
 {
-	if (!direction_traced(dir) || loupe_discard_current() || !nss_is_tls(fd))
+	/* NSPR I/O on a plain descriptor is not a TLS call: not counted as one. */
+	if (!nss_is_tls(fd))
 		return 0;
 	return ssl_enter(op, dir, fd, buf, NULL, 0);
 }

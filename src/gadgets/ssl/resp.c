@@ -20,6 +20,9 @@
 #define RESP_ARG 64 /* kept of each argument in the request text */
 #define RESP_TEXT 512
 #define RESP_DETECT_CALLS 8 /* calls looked at before the connection is not Redis */
+/* Redis refuses lengths beyond 512 MB (proto-max-bulk-len) and aggregates
+ * beyond 2^31 elements; a larger count is not RESP. */
+#define RESP_COUNT_MAX ((int64_t)1 << 32)
 
 enum { ST_TYPE, ST_LINE, ST_BULK };
 
@@ -381,7 +384,7 @@ static bool line_done(struct resp_conn *c, struct resp_dir *d, bool client,
 		       (d->depth == 1 && d->type != '$')))
 		return false; /* commands are arrays of bulk strings */
 	if (strchr("$*!=%~>|", d->type)) {
-		if (!parse_num(d->line, &n))
+		if (!parse_num(d->line, &n) || n > RESP_COUNT_MAX || n < -1)
 			return false;
 		if (top)
 			d->top_count = n;

@@ -86,10 +86,15 @@ const volatile __u32 max_data = SSL_DEFAULT_DATA;
 
 /*
  * While a thread is inside a TLS call (ssl_context, or ssl_hs_context for the
- * handshake functions that make no events), the read/write/send/recv
- * system calls it makes are the library talking to its socket: resolve
- * that fd to the socket's addresses (CO-RE, no per-version offsets) and
- * remember them per connection handle, as Pixie does.
+ * handshake functions that make no events), the socket I/O it does is the
+ * library talking to its socket: remember that socket's addresses (CO-RE, no
+ * per-version offsets) per connection handle, as Pixie does.
+ *
+ * Where the socket layer has its own tracepoints (sock_send_length and
+ * sock_recv_length, Linux 6.3+) they hand us the socket, and only socket
+ * I/O runs a program.  Before, the read/write/send/recv system call
+ * tracepoints do, and resolve the fd: every such call of every process on
+ * the host then pays for a program and the syscall tracing path.
  */
 struct ssl_conn_key {
 	__u64 conn;
@@ -126,7 +131,33 @@ struct {
 
 static __always_inline bool go_runs_goroutine(const struct ssl_hs_call *hs);
 
-static __always_inline int note_syscall_fd(__u64 fd)
+/*
+ * The socket layer does not know the descriptor; the system call under it
+ * does: its first argument, for the read/write/send/recv family (x86-64
+ * numbers).  -1 for anything else (io_uring, splice...).
+ */
+static __always_inline __s32 syscall_fd(void)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	long nr = BPF_CORE_READ(regs, orig_ax);
+
+	switch (nr) {
+	case 0:	  /* read */
+	case 1:	  /* write */
+	case 19:  /* readv */
+	case 20:  /* writev */
+	case 44:  /* sendto */
+	case 45:  /* recvfrom */
+	case 46:  /* sendmsg */
+	case 47:  /* recvmsg */
+	case 299: /* recvmmsg */
+	case 307: /* sendmmsg */
+		return (__s32)BPF_CORE_READ(regs, di);
+	}
+	return -1;
+}
+
+static __always_inline int note_sock(struct sock *sk, __u64 fd)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tid = (__u32)pid_tgid;
@@ -135,7 +166,6 @@ static __always_inline int note_syscall_fd(__u64 fd)
 	struct ssl_hs_call *hs;
 	struct ssl_call *call;
 	__u8 role = SSL_ROLE_UNKNOWN;
-	struct sock *sk;
 
 	call = bpf_map_lookup_elem(&ssl_context, &tid);
 	if (call) {
@@ -147,13 +177,20 @@ static __always_inline int note_syscall_fd(__u64 fd)
 		key.conn = hs->conn;
 		role = hs->role;
 	}
-	if (!key.conn || fd > 0x7fffffff)
+	if (!key.conn)
 		return 0;
 	/* Re-resolved every time: a freed handle's address and fd number are reused. */
-	sk = loupe_fd_sock(fd);
-	if (!sk)
-		return 0;
-	sock.fd = fd;
+	if (!sk) {
+		if (fd > 0x7fffffff)
+			return 0;
+		sk = loupe_fd_sock(fd);
+		if (!sk)
+			return 0;
+		sock.fd = fd;
+	} else {
+		sock.fd = syscall_fd();
+	}
+	sock.known = 1;
 	loupe_sock_tuple(sk, &sock.tuple);
 	old = bpf_map_lookup_elem(&ssl_socks, &key);
 	sock.role = role ? role : old && old->fd == sock.fd ? old->role : SSL_ROLE_UNKNOWN;
@@ -165,7 +202,7 @@ static __always_inline int note_syscall_fd(__u64 fd)
 	SEC("tracepoint/syscalls/sys_enter_" #name)                       \
 	int trace_sys_enter_##name(struct trace_event_raw_sys_enter *ctx) \
 	{                                                                 \
-		return note_syscall_fd(ctx->args[0]);                     \
+		return note_sock(NULL, ctx->args[0]);                     \
 	}
 
 SYSCALL_FD_HOOK(read)
@@ -176,6 +213,18 @@ SYSCALL_FD_HOOK(sendto)
 SYSCALL_FD_HOOK(recvfrom)
 SYSCALL_FD_HOOK(sendmsg)
 SYSCALL_FD_HOOK(recvmsg)
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(trace_sock_send_length, struct sock *sk, int ret, int flags)
+{
+	return note_sock(sk, 0);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(trace_sock_recv_length, struct sock *sk, int ret, int flags)
+{
+	return note_sock(sk, 0);
+}
 
 /* The endpoints known for a handle, into a record (fd -1: none yet). */
 static __always_inline void fill_sock(struct ssl_sock *dst, __u64 conn)
@@ -223,7 +272,7 @@ static __always_inline bool sampled_out(void)
 		return false;
 	if ((*n)++ % every == 0)
 		return false;
-	loupe_count(SSL_CNT_SAMPLED_OUT);
+	loupe_count(LOUPE_CNT_SAMPLED_OUT);
 	return true;
 }
 
@@ -237,7 +286,7 @@ static __always_inline bool ssl_call_start(struct ssl_call *call, __u32 op, __u3
 					   const void *conn, const void *buf, const void *len_ptr,
 					   __u32 how)
 {
-	if (!direction_traced(dir) || loupe_discard_current())
+	if (loupe_call_filtered(!direction_traced(dir)))
 		return false;
 	if (dir != SSL_DIR_HANDSHAKE && sampled_out())
 		return false;
@@ -481,7 +530,7 @@ static __always_inline int emit_meta(__u32 op, __u64 conn, __s64 val, bool with_
 	if (with_sock)
 		fill_sock(&r->sock, conn);
 	else
-		r->sock.fd = -1;
+		r->sock = (struct ssl_sock){ .fd = -1 };
 	/* A new process may do TLS within milliseconds: user space probes it now. */
 	if (op == SSL_OP_EXEC)
 		loupe_submit_now(r);

@@ -7,6 +7,7 @@
  * analyses' (analysis_*.c).  See internal.h.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -112,7 +113,7 @@ static const struct field ssl_fields[] = {
 };
 
 static const struct gadget_counter ssl_counters[] = {
-	{ "sampled_out", false },	    { "calls_without_data", false },
+	{ "calls_without_data", false },
 	{ "handshakes_incomplete", false }, { "nspr_not_tls", false },
 	{ "nspr_no_libssl3", false },	    {},
 };
@@ -149,7 +150,7 @@ static const struct gadget_option ssl_options[] = {
 		 verify, "trace_verify"),
 	OPT_FLAG("redact", "mask passwords, tokens, cookies, e-mail addresses everywhere",
 		 SSL_FIELD, redact, NULL),
-	OPT_FLAG("no-endpoints", "no fd/local/remote: spares every read/write syscall a lookup",
+	OPT_FLAG("no-endpoints", "no fd/local/remote: spares socket I/O (before Linux 6.3 every read/write) a lookup",
 		 SSL_FIELD, no_endpoints, NULL),
 	OPT_FLAG("certs", "a row per handshake: the peer's certificate chain, with findings",
 		 SSL_FIELD, certs, NULL),
@@ -234,8 +235,12 @@ static void choose_programs(struct ssl_state *st, struct ssl_bpf *skel)
 			if ((prog = ssl_prog(skel->obj, op, ret)))
 				bpf_program__set_autoload(prog, op_wanted(st, op));
 	bpf_object__for_each_program (prog, skel->obj)
-		if (st->no_endpoints && !strncmp(bpf_program__name(prog), "trace_sys_enter_", 16))
-			bpf_program__set_autoload(prog, false);
+		if (!strncmp(bpf_program__name(prog), "trace_sys_enter_", 16))
+			bpf_program__set_autoload(prog, !st->no_endpoints && !st->sock_hooks);
+	bpf_program__set_autoload(skel->progs.trace_sock_send_length,
+				  !st->no_endpoints && st->sock_hooks);
+	bpf_program__set_autoload(skel->progs.trace_sock_recv_length,
+				  !st->no_endpoints && st->sock_hooks);
 	/* One data emitter is loaded: bpf_loop where the kernel has it (5.17+). */
 	bpf_program__set_autoload(skel->progs.trace_ssl_emit_data, !st->bounded);
 	bpf_program__set_autoload(skel->progs.trace_ssl_emit_data_bounded, st->bounded);
@@ -283,6 +288,8 @@ static int ssl_configure(struct session *s)
 						"time spent in TLS library calls", "library,operation",
 						metric_latency_buckets, metric_latency_nbuckets);
 	st->bounded = !feature_helper(BPF_FUNC_loop);
+	st->sock_hooks = !getenv("LOUPE_SYSCALL_ENDPOINTS") && feature_tp_btf("sock_send_length") &&
+			 feature_tp_btf("sock_recv_length");
 	/* Without attach cookies (< 5.15) libssl3 is only found in /proc/PID/maps. */
 	st->disc.cookies = feature_helper(BPF_FUNC_get_attach_cookie);
 	choose_programs(st, skel);
@@ -327,9 +334,10 @@ static void set_endpoints(struct value *v, const struct ssl_sock *k, struct row_
 {
 	const struct loupe_tuple *t = &k->tuple;
 
-	if (k->fd < 0)
+	if (!k->known)
 		return;
-	v[F_FD] = val_s64(k->fd);
+	if (k->fd >= 0)
+		v[F_FD] = val_s64(k->fd);
 	if (t->family != AF_INET && t->family != AF_INET6)
 		return;
 	v[F_LOCAL] =
@@ -566,11 +574,14 @@ static void ssl_close(struct session *s)
 
 static const char *ssl_variant(void)
 {
+	static char name[64];
 	bool loop = feature_helper(BPF_FUNC_loop);
+	bool sock = feature_tp_btf("sock_send_length") && feature_tp_btf("sock_recv_length");
 
-	if (feature_uprobe_multi())
-		return loop ? "uprobe_multi+bpf_loop" : "uprobe_multi+bounded-loop";
-	return loop ? "uprobe+bpf_loop" : "uprobe+bounded-loop";
+	/* How the data is emitted, and where endpoints come from. */
+	snprintf(name, sizeof(name), "%s+%s+%s", feature_uprobe_multi() ? "uprobe_multi" : "uprobe",
+		 loop ? "bpf_loop" : "bounded-loop", sock ? "sock_tp" : "syscall_tp");
+	return name;
 }
 
 static const struct gadget ssl_gadget = {

@@ -61,9 +61,10 @@ struct nss_range {
  * makes inside TLS calls (see ssl.bpf.c).  fd -1: not known (yet).
  */
 struct ssl_sock {
-	__s32 fd;
+	__s32 fd;  /* -1: not known (the socket tracepoints do not say) */
 	__u8 role; /* SSL_ROLE_*: from SSL_connect/SSL_accept, if the program calls them */
-	__u8 pad[3];
+	__u8 known; /* the kernel learned the socket: the tuple holds its addresses */
+	__u8 pad[2];
 	struct loupe_tuple tuple;
 };
 
@@ -98,8 +99,7 @@ struct ssl_go_key {
 
 /* Gadget-defined loss counters (slots from LOUPE_CNT_GADGET). */
 enum ssl_counter {
-	SSL_CNT_SAMPLED_OUT = LOUPE_CNT_GADGET, /* skipped by --sample */
-	SSL_CNT_FAILED_IO,			/* read/write returned <= 0 */
+	SSL_CNT_FAILED_IO = LOUPE_CNT_GADGET, /* read/write returned <= 0 */
 	SSL_CNT_HANDSHAKE_INCOMPLETE,		/* handshake returned < 0: retry or error */
 	SSL_CNT_NSS_PLAIN,			/* NSPR I/O on a non-TLS descriptor, skipped */
 	SSL_CNT_NSS_UNKNOWN,			/* NSPR I/O in a process whose libssl3 is unknown */

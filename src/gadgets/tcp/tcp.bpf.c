@@ -372,7 +372,7 @@ static __always_inline int enter_call(__u8 op, long fd, const void *uaddr, long 
 	struct sock *sk;
 	__u64 key;
 
-	if (loupe_discard_current())
+	if (loupe_call_filtered(false))
 		return 0;
 	sk = loupe_fd_sock(fd);
 	if (!sk || !sk_wanted(sk))
@@ -490,7 +490,7 @@ static __always_inline int exit_accept(struct trace_event_raw_sys_exit *args)
 		listen_fd = ctx->fd;
 	} else {
 		/* Blocked in accept() since before we attached: the listening fd is unknown. */
-		if (connect_only || failure_only || loupe_discard_current())
+		if (loupe_call_filtered(connect_only || failure_only))
 			goto out;
 		listen_fd = -1;
 	}
