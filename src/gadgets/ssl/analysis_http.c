@@ -159,6 +159,7 @@ static void emit_malformed(struct session *s, const struct ssl_call *c, struct h
 {
 	struct http_state *hs = ((struct ssl_state *)s->state)->an->priv[AN_HTTP];
 	int client = http_conn_client_dir(h);
+	const char *side;
 	struct value v[F_MAX] = {};
 	char error[128], text[256];
 	struct row_bufs bufs;
@@ -168,9 +169,12 @@ static void emit_malformed(struct session *s, const struct ssl_call *c, struct h
 		return;
 	ssl_row_begin(v, c->r, &bufs);
 	snprintf(error, sizeof(error), "malformed: %s", why);
+	if (client < 0)
+		side = "peer";
+	else
+		side = client == c->write ? "client" : "server";
 	snprintf(text, sizeof(text), "%s from the %s: %s; not decoded from here, raw rows follow",
-		 http_conn_is_h2(h) ? "HTTP/2" : "HTTP/1",
-		 client < 0 ? "peer" : client == c->write ? "client" : "server", why);
+		 http_conn_is_h2(h) ? "HTTP/2" : "HTTP/1", side, why);
 	v[F_OPERATION] = val_str("http-malformed");
 	v[F_PROTO] = val_str(proto_name(PROTO_HTTP));
 	if (http_conn_is_h2(h))

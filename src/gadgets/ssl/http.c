@@ -127,10 +127,12 @@ struct http_conn {
 /* --- memory: every buffer is counted, all connections together are bounded --- */
 
 static size_t held_total;
+static bool held_refused; /* the last refusal was the bound's, not malloc's */
 
 static bool held_take(struct http_conn *c, size_t n)
 {
-	if (n > HTTP_MAX_HELD - held_total)
+	held_refused = n > HTTP_MAX_HELD - held_total;
+	if (held_refused)
 		return false;
 	held_total += n;
 	c->held += n;
@@ -325,8 +327,8 @@ static void req_set(struct req_info *r, uint32_t id, uint64_t ts, const char *me
 /* --- reassembly buffers that remember where their bytes came from -------- */
 
 /* Append p[0, len): -1 with *why past max bytes or out of memory. */
-static int segbuf_append(struct http_conn *c, struct segbuf *b, uint8_t *p, size_t len,
-			 size_t max, const char **why)
+static int segbuf_append(struct http_conn *c, struct segbuf *b, uint8_t *p, size_t len, size_t max,
+			 const char **why)
 {
 	if (!len)
 		return 0;
@@ -693,8 +695,11 @@ static int h1_step_head(struct http_conn *c, struct h1_dir *d, struct h1_in *in)
 			return 0;
 		/* Too long: malformed HTTP if it starts like HTTP, else not HTTP. */
 		e = memchr(d->head, '\n', d->head_len);
-		if (e && !h1_start_line(d, d->head, e))
+		if (e && !h1_start_line(d, d->head, e)) {
 			c->h1_start = true;
+			if (d->msg.kind == HTTP_REQUEST && c->client_dir < 0)
+				c->client_dir = in->dir;
+		}
 		c->stats.over_limit++;
 		return h1_bad(c, d, "head over " XSTR(HTTP_MAX_HEAD) " bytes");
 	}
@@ -984,10 +989,10 @@ static bool h2_inflate(struct http_conn *c, struct h2_dir *d, int dir, bool reda
 
 		if (rv < 0) {
 			/* Our allocator said no: not the peer's HPACK. */
-			if (rv == NGHTTP2_ERR_NOMEM)
-				why = held_total + 65536 > HTTP_MAX_HELD ?
-					      "the HTTP decoder's memory for all connections is spent" :
-					      "out of memory";
+			if (rv == NGHTTP2_ERR_NOMEM && held_refused)
+				why = "the HTTP decoder's memory for all connections is spent";
+			else if (rv == NGHTTP2_ERR_NOMEM)
+				why = "out of memory";
 			else
 				dir_fail(c, dir, "invalid HPACK: %s", nghttp2_strerror((int)rv));
 			break;
