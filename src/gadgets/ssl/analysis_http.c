@@ -261,10 +261,11 @@ static void http_close(struct session *s)
 
 	if (!hs)
 		return;
-	if (hs->rows && hs->errors)
+	/* Those with an http-malformed row are said just below. */
+	if (hs->rows && hs->errors > hs->malformed)
 		loupe_warn("%llu HTTP connection directions could not be decoded past malformed "
 			   "bytes or bytes missing",
-			   (unsigned long long)hs->errors);
+			   (unsigned long long)(hs->errors - hs->malformed));
 	if (hs->malformed)
 		loupe_warn("%llu HTTP connection directions were malformed or passed a bound of "
 			   "the decoder (http-malformed rows say why; their bytes are shown raw)",
