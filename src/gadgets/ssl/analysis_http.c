@@ -18,6 +18,9 @@ struct http_state {
 	struct metric *m_requests, *m_latency; /* --metrics with HTTP decoding */
 	uint64_t errors;     /* directions the decoder gave up on */
 	uint64_t late_masks; /* HTTP/2 secrets split across calls, already shown */
+	uint64_t malformed;  /* directions of HTTP connections abandoned: http-malformed rows */
+	uint64_t over_limit; /* of which at a bound of http.h */
+	size_t held_peak;    /* the most every connection's decoder held at once, bytes */
 };
 
 static bool http_wanted(const struct ssl_state *st)
@@ -147,6 +150,40 @@ static void emit_http(void *ctx, const struct http_msg *m)
 	session_emit(hc->s, v);
 }
 
+/*
+ * A direction of an HTTP connection was abandoned: its row says why (which
+ * bound, or what broke), so that the raw rows that follow are explained.
+ */
+static void emit_malformed(struct session *s, const struct ssl_call *c, struct http_conn *h,
+			   const char *why)
+{
+	struct http_state *hs = ((struct ssl_state *)s->state)->an->priv[AN_HTTP];
+	int client = http_conn_client_dir(h);
+	const char *side;
+	struct value v[F_MAX] = {};
+	char error[128], text[256];
+	struct row_bufs bufs;
+
+	hs->malformed++;
+	if (!hs->rows)
+		return;
+	ssl_row_begin(v, c->r, &bufs);
+	snprintf(error, sizeof(error), "malformed: %s", why);
+	if (client < 0)
+		side = "peer";
+	else
+		side = client == c->write ? "client" : "server";
+	snprintf(text, sizeof(text), "%s from the %s: %s; not decoded from here, raw rows follow",
+		 http_conn_is_h2(h) ? "HTTP/2" : "HTTP/1", side, why);
+	v[F_OPERATION] = val_str("http-malformed");
+	v[F_PROTO] = val_str(proto_name(PROTO_HTTP));
+	if (http_conn_is_h2(h))
+		v[F_HTTP] = val_str("HTTP/2");
+	v[F_ERROR] = val_str(error);
+	v[F_DATA] = val_bytes(text, strlen(text));
+	session_emit(s, v);
+}
+
 static int http_feed(struct session *s, struct ssl_call *c)
 {
 	struct ssl_state *st = s->state;
@@ -155,6 +192,8 @@ static int http_feed(struct session *s, struct ssl_call *c)
 	struct ssl_conn *conn = c->conn;
 	struct http_conn *h;
 	int client, verdict;
+	uint64_t bounds;
+	bool alive;
 
 	if (!conn || decode_taken(conn, PROTO_HTTP))
 		return 0;
@@ -163,10 +202,20 @@ static int http_feed(struct session *s, struct ssl_call *c)
 	h = conn->an[AN_HTTP];
 	if (hs->grpc)
 		http_conn_want_frames(h);
+	alive = http_conn_dir_alive(h, c->write);
+	bounds = http_conn_stats(h)->over_limit;
 	/* The bytes are ours to mask only when redaction made a copy. */
 	if (!conn->broken)
 		http_conn_feed(h, c->write, (uint8_t *)c->data, c->len, c->r->proc.ts_ns,
 			       hs->redact, emit_http, &ctx);
+	if (http_held_total() > hs->held_peak)
+		hs->held_peak = http_held_total();
+	/* Abandoned by this call, on a connection that is HTTP (not another protocol). */
+	if (alive && !http_conn_dir_alive(h, c->write) && http_conn_verdict(h) > 0 &&
+	    http_conn_error(h, c->write)) {
+		hs->over_limit += http_conn_stats(h)->over_limit - bounds;
+		emit_malformed(s, c, h, http_conn_error(h, c->write));
+	}
 	/* After a gap every later byte would be parsed at the wrong place. */
 	if (c->truncated && !conn->broken)
 		hs->errors++;
@@ -212,15 +261,31 @@ static void http_close(struct session *s)
 
 	if (!hs)
 		return;
-	if (hs->rows && hs->errors)
+	/* Those with an http-malformed row are said just below. */
+	if (hs->rows && hs->errors > hs->malformed)
 		loupe_warn("%llu HTTP connection directions could not be decoded past malformed "
 			   "bytes or bytes missing",
-			   (unsigned long long)hs->errors);
+			   (unsigned long long)(hs->errors - hs->malformed));
+	if (hs->malformed)
+		loupe_warn("%llu HTTP connection directions were malformed or passed a bound of "
+			   "the decoder (http-malformed rows say why; their bytes are shown raw)",
+			   (unsigned long long)hs->malformed);
 	if (hs->redact && hs->late_masks)
 		loupe_warn("%llu HTTP/2 header values split across calls were shown unmasked in "
 			   "the raw data (the decoded rows are masked)",
 			   (unsigned long long)hs->late_masks);
 	free(hs);
+}
+
+static void http_stats(struct session *s, gadget_stat_fn fn, void *ctx)
+{
+	struct http_state *hs = ((struct ssl_state *)s->state)->an->priv[AN_HTTP];
+
+	if (!hs)
+		return;
+	fn("http_malformed", hs->malformed, ctx);
+	fn("http_over_limit", hs->over_limit, ctx);
+	fn("http_held_peak_bytes", hs->held_peak, ctx);
 }
 
 const struct ssl_analysis ssl_analysis_http = {
@@ -231,4 +296,5 @@ const struct ssl_analysis ssl_analysis_http = {
 	.feed = http_feed,
 	.conn_end = http_conn_end,
 	.close = http_close,
+	.stats = http_stats,
 };

@@ -5,6 +5,8 @@
  * that stops making sense is abandoned (and counted) rather than guessed at.
  */
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,15 +16,24 @@
 #include "http.h"
 #include "redact.h"
 
-#define H1_MAX_HEAD 65536
-#define H2_MAX_BLOCK (1 << 20) /* header block, all CONTINUATIONs */
+/*
+ * The bounds of http.h: past one, the direction is abandoned with its
+ * reason (http_conn_error()), never buffered further.
+ */
+#define H1_MAX_HEAD HTTP_MAX_HEAD  /* an HTTP/1 head; its buffer holds a NUL too */
+#define H2_MAX_BLOCK HTTP_MAX_HEAD /* an HTTP/2 header block, all CONTINUATIONs */
+#define H2_MAX_TEXT HTTP_MAX_HEAD  /* its decoded header list, "name: value\r\n" lines */
 #ifndef H2_MAX_STREAMS /* the fuzz targets make it small: faster, and the table fills */
-#define H2_MAX_STREAMS 64
+#define H2_MAX_STREAMS HTTP_MAX_STREAMS
 #endif
-#define H1_MAX_QUEUE 32
+/* An emptied buffer bigger than this is freed: idle connections stay small. */
+#define TRIM_OVER 16384
 #define METHOD_LEN 32
 #define PATH_LEN 2048
 #define AUTH_LEN 256
+
+#define STR(x) #x
+#define XSTR(x) STR(x)
 
 static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define H2_PREFACE_LEN 24
@@ -99,13 +110,150 @@ struct http_conn {
 	bool started[2];
 	struct h1_dir h1[2];
 	struct h2_dir h2[2];
-	struct req_info reqs[H2_MAX_STREAMS]; /* HTTP/2 streams, or the HTTP/1 queue */
+	struct req_info *reqs; /* HTTP/2 streams, or the HTTP/1 queue; grows to H2_MAX_STREAMS */
+	size_t nr_reqs;
 	uint32_t h1_next_id, h1_resp_id;
 	int client_dir;
 	struct http_stats stats;
 	bool frames;	   /* DATA, trailers and resets go to the callback too */
 	unsigned int msgs; /* messages decoded */
+	bool h1_start;	   /* an HTTP/1 request or status line was seen: HTTP, if malformed */
+	size_t held;	   /* bytes of buffers and HPACK tables (held_total's share) */
+	char error[2][96]; /* why a direction was abandoned */
+	/* The inflaters' allocator: nghttp2 1.52 keeps this pointer, whatever its docs say. */
+	nghttp2_mem mem;
 };
+
+/* --- memory: every buffer is counted, all connections together are bounded --- */
+
+static size_t held_total;
+static bool held_refused; /* the last refusal was the bound's, not malloc's */
+
+static bool held_take(struct http_conn *c, size_t n)
+{
+	held_refused = n > HTTP_MAX_HELD - held_total;
+	if (held_refused)
+		return false;
+	held_total += n;
+	c->held += n;
+	return true;
+}
+
+static void held_give(struct http_conn *c, size_t n)
+{
+	held_total -= n;
+	c->held -= n;
+}
+
+/*
+ * grow() for a connection's buffer (see grow.h), counted; *why says what
+ * failed: out of memory, or every connection's buffers are at HTTP_MAX_HELD.
+ */
+static int held_grow(struct http_conn *c, void *arr, size_t *cap, size_t need, size_t size,
+		     size_t first, const char **why)
+{
+	size_t old = *cap, n = old ? old : first;
+
+	if (need <= old)
+		return 0;
+	while (n < need)
+		n *= 2;
+	if (!held_take(c, (n - old) * size)) {
+		*why = "the HTTP decoder's memory for all connections is spent";
+		return -1;
+	}
+	if (grow(arr, cap, need, size, first)) {
+		held_give(c, (n - old) * size);
+		*why = "out of memory";
+		return -1;
+	}
+	return 0;
+}
+
+static void held_free(struct http_conn *c, void *arr, size_t *cap, size_t size)
+{
+	void **p = arr;
+
+	free(*p);
+	*p = NULL;
+	held_give(c, *cap * size);
+	*cap = 0;
+}
+
+/*
+ * nghttp2's allocator for a connection's HPACK inflaters: counted like the
+ * buffers, each block prefixed with its size.
+ */
+#define MEM_HDR 16
+
+static void *mem_malloc(size_t size, void *user)
+{
+	struct http_conn *c = user;
+	uint8_t *p;
+
+	if (size > SIZE_MAX - MEM_HDR || !held_take(c, size + MEM_HDR))
+		return NULL;
+	p = malloc(size + MEM_HDR);
+	if (!p) {
+		held_give(c, size + MEM_HDR);
+		return NULL;
+	}
+	memcpy(p, &size, sizeof(size));
+	return p + MEM_HDR;
+}
+
+static void mem_free(void *ptr, void *user)
+{
+	uint8_t *p = ptr;
+	size_t size;
+
+	if (!p)
+		return;
+	memcpy(&size, p - MEM_HDR, sizeof(size));
+	held_give(user, size + MEM_HDR);
+	free(p - MEM_HDR);
+}
+
+static void *mem_calloc(size_t n, size_t size, void *user)
+{
+	void *p;
+
+	if (size && n > SIZE_MAX / size)
+		return NULL;
+	p = mem_malloc(n * size, user);
+	if (p)
+		memset(p, 0, n * size);
+	return p;
+}
+
+static void *mem_realloc(void *ptr, size_t size, void *user)
+{
+	size_t old = 0;
+	void *p;
+
+	if (!ptr)
+		return mem_malloc(size, user);
+	memcpy(&old, (uint8_t *)ptr - MEM_HDR, sizeof(old));
+	p = mem_malloc(size, user);
+	if (!p)
+		return NULL;
+	memcpy(p, ptr, old < size ? old : size);
+	mem_free(ptr, user);
+	return p;
+}
+
+/* Abandon direction dir (once): why, and its count. */
+static void __attribute__((format(printf, 3, 4)))
+dir_fail(struct http_conn *c, int dir, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->error[dir][0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(c->error[dir], sizeof(c->error[dir]), fmt, ap);
+	va_end(ap);
+}
 
 static void copy_str(char *dst, size_t cap, const char *src, size_t len)
 {
@@ -119,26 +267,50 @@ static void copy_str(char *dst, size_t cap, const char *src, size_t len)
 
 static struct req_info *req_find(struct http_conn *c, uint32_t id)
 {
-	for (int i = 0; i < H2_MAX_STREAMS; i++)
+	for (size_t i = 0; i < c->nr_reqs; i++)
 		if (c->reqs[i].used && c->reqs[i].id == id)
 			return &c->reqs[i];
 	return NULL;
 }
 
-static struct req_info *req_add(struct http_conn *c, uint32_t id)
+/*
+ * A slot for request id.  The table grows to H2_MAX_STREAMS requests
+ * waiting for their responses; past that, NULL and the direction that
+ * asked is abandoned, unless the responses can no longer be seen (the other
+ * direction is abandoned): then the oldest is forgotten.
+ */
+static struct req_info *req_add(struct http_conn *c, int dir, uint32_t id)
 {
-	struct req_info *r = req_find(c, id), *oldest = &c->reqs[0];
+	struct req_info *r = req_find(c, id), *oldest = NULL;
+	size_t old = c->nr_reqs, cap = old;
+	const char *why = NULL;
 
 	if (r)
 		return r;
-	for (int i = 0; i < H2_MAX_STREAMS; i++) {
+	for (size_t i = 0; i < c->nr_reqs; i++) {
 		if (!c->reqs[i].used)
 			return &c->reqs[i];
-		if (c->reqs[i].ts < oldest->ts)
+		if (!oldest || c->reqs[i].ts < oldest->ts)
 			oldest = &c->reqs[i];
 	}
-	/* A peer that never answers must not pin the table: forget the oldest. */
-	return oldest;
+	if (old < H2_MAX_STREAMS) {
+		size_t want = old ? old * 2 : 8;
+
+		if (want > H2_MAX_STREAMS)
+			want = H2_MAX_STREAMS;
+		if (!held_grow(c, &c->reqs, &cap, want, sizeof(*c->reqs), want, &why)) {
+			memset(c->reqs + old, 0, (cap - old) * sizeof(*c->reqs));
+			c->nr_reqs = cap;
+			return &c->reqs[old];
+		}
+		dir_fail(c, dir, "%s", why);
+		return NULL;
+	}
+	if (c->error[!dir][0] && oldest)
+		return oldest;
+	c->stats.over_limit++;
+	dir_fail(c, dir, "more than %d requests waiting for responses", H2_MAX_STREAMS);
+	return NULL;
 }
 
 static void req_set(struct req_info *r, uint32_t id, uint64_t ts, const char *method,
@@ -154,14 +326,19 @@ static void req_set(struct req_info *r, uint32_t id, uint64_t ts, const char *me
 
 /* --- reassembly buffers that remember where their bytes came from -------- */
 
-static int segbuf_append(struct segbuf *b, uint8_t *p, size_t len, size_t max)
+/* Append p[0, len): -1 with *why past max bytes or out of memory. */
+static int segbuf_append(struct http_conn *c, struct segbuf *b, uint8_t *p, size_t len, size_t max,
+			 const char **why)
 {
 	if (!len)
 		return 0;
-	if (b->len + len > max)
+	if (b->len + len > max) {
+		c->stats.over_limit++;
+		*why = "header block over " XSTR(HTTP_MAX_HEAD) " bytes";
 		return -1;
-	if (grow(&b->buf, &b->cap, b->len + len, 1, 4096) ||
-	    grow(&b->segs, &b->capsegs, b->nsegs + 1, sizeof(*b->segs), 8))
+	}
+	if (held_grow(c, &b->buf, &b->cap, b->len + len, 1, 4096, why) ||
+	    held_grow(c, &b->segs, &b->capsegs, b->nsegs + 1, sizeof(*b->segs), 8, why))
 		return -1;
 	b->segs[b->nsegs++] = (struct seg){ b->len, p, len };
 	memcpy(b->buf + b->len, p, len);
@@ -170,8 +347,8 @@ static int segbuf_append(struct segbuf *b, uint8_t *p, size_t len, size_t max)
 }
 
 /* Append src[off, off+len) keeping its origins. */
-static int segbuf_append_from(struct segbuf *b, const struct segbuf *src, size_t off, size_t len,
-			      size_t max)
+static int segbuf_append_from(struct http_conn *c, struct segbuf *b, const struct segbuf *src,
+			      size_t off, size_t len, size_t max, const char **why)
 {
 	for (size_t i = 0; i < src->nsegs && len; i++) {
 		const struct seg *s = &src->segs[i];
@@ -181,32 +358,41 @@ static int segbuf_append_from(struct segbuf *b, const struct segbuf *src, size_t
 			continue;
 		a = off - s->off;
 		n = s->len - a < len ? s->len - a : len;
-		if (segbuf_append(b, s->p ? s->p + a : src->buf + off, n, max))
+		if (segbuf_append(c, b, s->p ? s->p + a : src->buf + off, n, max, why))
 			return -1;
 		if (!s->p)
 			b->segs[b->nsegs - 1].p = NULL;
 		off += n;
 		len -= n;
 	}
+	if (len)
+		*why = "bytes missing from a header block";
 	return len ? -1 : 0;
 }
 
-static void segbuf_reset(struct segbuf *b)
+static void segbuf_free(struct http_conn *c, struct segbuf *b)
+{
+	held_free(c, &b->buf, &b->cap, 1);
+	held_free(c, &b->segs, &b->capsegs, sizeof(*b->segs));
+	b->len = b->nsegs = 0;
+}
+
+/* Empty: a big buffer goes back, so that an idle connection holds little. */
+static void segbuf_reset(struct http_conn *c, struct segbuf *b)
 {
 	b->len = 0;
 	b->nsegs = 0;
+	if (b->cap > TRIM_OVER)
+		segbuf_free(c, b);
 }
 
+/* The caller's bytes are gone: one segment of our copy stands for them all. */
 static void segbuf_forget(struct segbuf *b)
 {
-	for (size_t i = 0; i < b->nsegs; i++)
-		b->segs[i].p = NULL;
-}
-
-static void segbuf_free(struct segbuf *b)
-{
-	free(b->buf);
-	free(b->segs);
+	if (!b->nsegs)
+		return;
+	b->segs[0] = (struct seg){ 0, NULL, b->len };
+	b->nsegs = 1;
 }
 
 /* Overwrite [off, off+len) of b in the caller's bytes; false if some are gone. */
@@ -234,6 +420,13 @@ static bool segbuf_mask(struct segbuf *b, size_t off, size_t len, uint8_t c)
 static bool is_tchar(int c)
 {
 	return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* A step's failure: why, for http_conn_error(); -1. */
+static int h1_bad(struct http_conn *c, struct h1_dir *d, const char *why)
+{
+	dir_fail(c, (int)(d - c->h1), "%s", why);
+	return -1;
 }
 
 static void h1_emit(struct http_conn *c, struct h1_dir *d, http_cb cb, void *ctx)
@@ -270,8 +463,22 @@ static int h1_start_line(struct h1_dir *d, char *p, char *eol)
 	return 0;
 }
 
-/* The header fields that matter here: Host, Content-Length, Transfer-Encoding. */
-static void h1_fields(struct h1_dir *d, char *p, char *end, int64_t *clen, bool *chunked)
+/* Digits only, at least one: a Content-Length. */
+static bool all_digits(const char *p, const char *end)
+{
+	if (p == end)
+		return false;
+	for (; p < end; p++)
+		if (*p < '0' || *p > '9')
+			return false;
+	return true;
+}
+
+/*
+ * The header fields that matter here: Host, Content-Length, Transfer-Encoding.
+ * -1 on a Content-Length that is no length: the body's end is unknown.
+ */
+static int h1_fields(struct h1_dir *d, char *p, char *end, int64_t *clen, bool *chunked)
 {
 	char *eol;
 
@@ -288,23 +495,28 @@ static void h1_fields(struct h1_dir *d, char *p, char *end, int64_t *clen, bool 
 		while (v < eol && (*v == ' ' || *v == '\t'))
 			v++;
 		ve = eol;
-		while (ve > v && (ve[-1] == '\r' || ve[-1] == ' '))
+		while (ve > v && (ve[-1] == '\r' || ve[-1] == ' ' || ve[-1] == '\t'))
 			ve--;
 		if (colon - p == 4 && !strncasecmp(p, "host", 4))
 			copy_str(d->authority, sizeof(d->authority), v, ve - v);
-		else if (colon - p == 14 && !strncasecmp(p, "content-length", 14))
+		else if (colon - p == 14 && !strncasecmp(p, "content-length", 14)) {
+			if (!all_digits(v, ve) || ve - v > 18)
+				return -1;
 			*clen = strtoll(v, NULL, 10);
-		else if (colon - p == 17 && !strncasecmp(p, "transfer-encoding", 17))
+		} else if (colon - p == 17 && !strncasecmp(p, "transfer-encoding", 17)) {
 			*chunked = memmem(v, ve - v, "chunked", 7) != NULL;
+		}
 	}
+	return 0;
 }
 
 /*
  * Requests are numbered on their connection; responses pair with them in
  * order (1xx ones are not final).  Returns whether the message has no body
- * by its kind alone (a body-less request, HEAD, 1xx, 204, 304).
+ * by its kind alone (a body-less request, HEAD, 1xx, 204, 304): 1 or 0; -1
+ * when too many requests wait for their responses.
  */
-static bool h1_pair(struct http_conn *c, struct h1_dir *d, int dir, uint64_t ts, int64_t clen)
+static int h1_pair(struct http_conn *c, struct h1_dir *d, int dir, uint64_t ts, int64_t clen)
 {
 	struct req_info *req;
 
@@ -312,7 +524,9 @@ static bool h1_pair(struct http_conn *c, struct h1_dir *d, int dir, uint64_t ts,
 		if (c->client_dir < 0)
 			c->client_dir = dir;
 		d->msg.stream_id = ++c->h1_next_id;
-		req = req_add(c, d->msg.stream_id);
+		req = req_add(c, dir, d->msg.stream_id);
+		if (!req)
+			return -1;
 		req_set(req, d->msg.stream_id, ts, d->method, d->path, d->authority);
 		return !d->msg.chunked && clen < 0;
 	}
@@ -358,9 +572,10 @@ static int h1_parse_head(struct http_conn *c, struct h1_dir *d, int dir, uint64_
 	char *end = d->head + d->head_len, *eol = memchr(d->head, '\n', d->head_len);
 	int64_t clen = -1;
 	bool chunked = false;
+	int no_body;
 
 	if (!eol)
-		return -1;
+		return h1_bad(c, d, "no request or status line");
 	memset(&d->msg, 0, sizeof(d->msg));
 	d->method[0] = d->path[0] = d->authority[0] = '\0';
 	d->msg.dir = dir;
@@ -371,10 +586,15 @@ static int h1_parse_head(struct http_conn *c, struct h1_dir *d, int dir, uint64_
 	d->msg.authority = d->authority;
 	d->body = 0;
 	if (h1_start_line(d, d->head, eol))
-		return -1;
-	h1_fields(d, eol + 1, end, &clen, &chunked);
+		return h1_bad(c, d, "not an HTTP/1 request or status line");
+	c->h1_start = true;
+	if (h1_fields(d, eol + 1, end, &clen, &chunked))
+		return h1_bad(c, d, "invalid Content-Length");
 	d->msg.chunked = chunked;
-	h1_framing(d, h1_pair(c, d, dir, ts, clen), clen);
+	no_body = h1_pair(c, d, dir, ts, clen);
+	if (no_body < 0)
+		return -1;
+	h1_framing(d, no_body, clen);
 	return 0;
 }
 
@@ -412,11 +632,19 @@ static bool h1_line(struct h1_dir *d, struct h1_in *in, bool *overflow)
 	return nl != NULL;
 }
 
+/* The head was used: empty, and freed when big (an idle connection holds little). */
+static void h1_head_reset(struct http_conn *c, struct h1_dir *d)
+{
+	d->head_len = 0;
+	if (d->head_cap > TRIM_OVER)
+		held_free(c, &d->head, &d->head_cap, 1);
+}
+
 /* A message is complete: its row, and the next one starts with a head. */
 static void h1_done(struct http_conn *c, struct h1_dir *d, struct h1_in *in)
 {
 	h1_emit(c, d, in->cb, in->ctx);
-	d->head_len = 0;
+	h1_head_reset(c, d);
 	d->st = H1_HEAD;
 }
 
@@ -436,6 +664,7 @@ static char *h1_head_end(struct h1_dir *d, size_t old)
 static int h1_step_head(struct http_conn *c, struct h1_dir *d, struct h1_in *in)
 {
 	size_t old = d->head_len, n = in->len;
+	const char *why;
 	char *e;
 
 	/* Blank lines between messages are allowed. */
@@ -443,10 +672,11 @@ static int h1_step_head(struct http_conn *c, struct h1_dir *d, struct h1_in *in)
 		h1_consume(in, 1);
 		return 0;
 	}
-	if (old + n > H1_MAX_HEAD)
-		n = H1_MAX_HEAD - old;
-	if (grow(&d->head, &d->head_cap, old + n + 1, 1, 1024))
-		return -1;
+	/* The buffer, NUL included, stays within H1_MAX_HEAD. */
+	if (old + n >= H1_MAX_HEAD)
+		n = H1_MAX_HEAD - 1 - old;
+	if (held_grow(c, &d->head, &d->head_cap, old + n + 1, 1, 1024, &why))
+		return h1_bad(c, d, why);
 	memcpy(d->head + old, in->data, n);
 	d->head_len = old + n;
 	/* Fail fast on bytes that cannot start a request or status line. */
@@ -456,12 +686,22 @@ static int h1_step_head(struct http_conn *c, struct h1_dir *d, struct h1_in *in)
 		if (ch == ' ' && i)
 			break;
 		if (!is_tchar(ch) && ch != '/')
-			return -1;
+			return h1_bad(c, d, "not an HTTP/1 message");
 	}
 	e = h1_head_end(d, old);
 	if (!e) {
 		h1_consume(in, n);
-		return d->head_len >= H1_MAX_HEAD ? -1 : 0;
+		if (d->head_len < H1_MAX_HEAD - 1)
+			return 0;
+		/* Too long: malformed HTTP if it starts like HTTP, else not HTTP. */
+		e = memchr(d->head, '\n', d->head_len);
+		if (e && !h1_start_line(d, d->head, e)) {
+			c->h1_start = true;
+			if (d->msg.kind == HTTP_REQUEST && c->client_dir < 0)
+				c->client_dir = in->dir;
+		}
+		c->stats.over_limit++;
+		return h1_bad(c, d, "head over " XSTR(HTTP_MAX_HEAD) " bytes");
 	}
 	d->head_len = e - d->head;
 	h1_consume(in, d->head_len - old);
@@ -474,7 +714,7 @@ static int h1_step_head(struct http_conn *c, struct h1_dir *d, struct h1_in *in)
 		d->body = -1;
 	if (d->st == H1_HEAD || d->st == H1_UNTIL_CLOSE) {
 		h1_emit(c, d, in->cb, in->ctx);
-		d->head_len = 0;
+		h1_head_reset(c, d);
 	}
 	return 0;
 }
@@ -498,18 +738,26 @@ static int h1_step_body(struct http_conn *c, struct h1_dir *d, struct h1_in *in)
 	return 0;
 }
 
-/* H1_CHUNK_SIZE: a hex size line; 0 ends the chunks. */
-static int h1_step_chunk_size(struct h1_dir *d, struct h1_in *in)
+/*
+ * H1_CHUNK_SIZE: a hex size line ("1a", "1a;ext=v"); 0 ends the chunks.
+ * Anything else, or a size of more than 15 digits, leaves the body's end
+ * unknown: the direction is malformed.
+ */
+static int h1_step_chunk_size(struct http_conn *c, struct h1_dir *d, struct h1_in *in)
 {
 	bool overflow = false;
 	unsigned long long sz;
 	char *end;
 
 	if (!h1_line(d, in, &overflow))
-		return overflow ? -1 : 0;
+		return overflow ? h1_bad(c, d, "chunk size line over 79 bytes") : 0;
 	sz = strtoull(d->line, &end, 16);
-	if (end == d->line)
-		return -1;
+	if (end == d->line || end - d->line > 15 || !isxdigit((unsigned char)d->line[0]))
+		return h1_bad(c, d, "invalid chunk size");
+	while (*end == ' ' || *end == '\t')
+		end++;
+	if (*end != ';' && *end != '\r' && *end != '\n')
+		return h1_bad(c, d, "invalid chunk size");
 	d->line_len = 0;
 	if (sz == 0) {
 		d->st = H1_TRAILER;
@@ -520,13 +768,18 @@ static int h1_step_chunk_size(struct h1_dir *d, struct h1_in *in)
 	return 0;
 }
 
-/* H1_CHUNK_CRLF: the line end after a chunk's data. */
-static int h1_step_chunk_crlf(struct h1_dir *d, struct h1_in *in)
+/* H1_CHUNK_CRLF: the line end after a chunk's data, and nothing else. */
+static int h1_step_chunk_crlf(struct http_conn *c, struct h1_dir *d, struct h1_in *in)
 {
 	bool overflow = false;
 
-	if (!h1_line(d, in, &overflow))
-		return overflow ? -1 : 0;
+	if (!h1_line(d, in, &overflow)) {
+		if (overflow)
+			return h1_bad(c, d, "chunk longer than its size");
+		return 0;
+	}
+	if (strcmp(d->line, "\r\n") && strcmp(d->line, "\n"))
+		return h1_bad(c, d, "chunk longer than its size");
 	d->line_len = 0;
 	d->st = H1_CHUNK_SIZE;
 	return 0;
@@ -575,10 +828,10 @@ static void h1_feed(struct http_conn *c, int dir, uint8_t *data, size_t len, uin
 			err = h1_step_body(c, d, &in);
 			break;
 		case H1_CHUNK_SIZE:
-			err = h1_step_chunk_size(d, &in);
+			err = h1_step_chunk_size(c, d, &in);
 			break;
 		case H1_CHUNK_CRLF:
-			err = h1_step_chunk_crlf(d, &in);
+			err = h1_step_chunk_crlf(c, d, &in);
 			break;
 		case H1_TRAILER:
 			err = h1_step_trailer(c, d, &in);
@@ -593,6 +846,10 @@ static void h1_feed(struct http_conn *c, int dir, uint8_t *data, size_t len, uin
 	if (err) {
 		d->st = H1_DEAD;
 		c->stats.parse_errors++;
+		dir_fail(c, dir, "not HTTP/1");
+		/* Nothing of this direction is read again. */
+		held_free(c, &d->head, &d->head_cap, 1);
+		d->head_len = 0;
 	}
 }
 
@@ -680,22 +937,46 @@ struct h2_headers {
 	size_t len, cap;
 };
 
-static void text_add(struct h2_headers *h, const char *s, size_t n)
+/* The decoded head, bounded: one indexed byte can stand for a 4 KiB table entry. */
+static int text_add(struct http_conn *c, struct h2_headers *h, const char *s, size_t n,
+		    const char **why)
 {
-	if (grow(&h->text, &h->cap, h->len + n + 1, 1, 1024))
-		return;
+	if (h->len + n >= H2_MAX_TEXT) {
+		c->stats.over_limit++;
+		*why = "decoded header list over " XSTR(HTTP_MAX_HEAD) " bytes";
+		return -1;
+	}
+	if (held_grow(c, &h->text, &h->cap, h->len + n + 1, 1, 1024, why))
+		return -1;
 	memcpy(h->text + h->len, s, n);
 	h->len += n;
 	h->text[h->len] = '\0';
+	return 0;
 }
 
-/* Decode the assembled block; false if the inflater gave up. */
-static bool h2_inflate(struct http_conn *c, struct h2_dir *d, bool redact, struct h2_headers *h)
+/* One decoded field as a "name: value\r\n" line of the head (val: masked or not). */
+static int text_field(struct http_conn *c, struct h2_headers *h, const nghttp2_nv *nv,
+		      const char *val, const char **why)
+{
+	if (text_add(c, h, (const char *)nv->name, nv->namelen, why) ||
+	    text_add(c, h, ": ", 2, why) || text_add(c, h, val, nv->valuelen, why) ||
+	    text_add(c, h, "\r\n", 2, why))
+		return -1;
+	return 0;
+}
+
+/*
+ * Decode the assembled block; false (after dir_fail) if the inflater gave
+ * up or the head passed its bound.
+ */
+static bool h2_inflate(struct http_conn *c, struct h2_dir *d, int dir, bool redact,
+		       struct h2_headers *h)
 {
 	struct segbuf *b = &d->block;
 	size_t pos = 0;
 	char *val = NULL;
 	size_t valcap = 0;
+	const char *why = NULL;
 
 	for (;;) {
 		nghttp2_nv nv;
@@ -707,18 +988,27 @@ static bool h2_inflate(struct http_conn *c, struct h2_dir *d, bool redact, struc
 		size_t start = pos;
 
 		if (rv < 0) {
-			free(val);
-			return false;
+			/* Our allocator said no: not the peer's HPACK. */
+			if (rv == NGHTTP2_ERR_NOMEM && held_refused)
+				why = "the HTTP decoder's memory for all connections is spent";
+			else if (rv == NGHTTP2_ERR_NOMEM)
+				why = "out of memory";
+			else
+				dir_fail(c, dir, "invalid HPACK: %s", nghttp2_strerror((int)rv));
+			break;
 		}
 		pos += rv;
 		if (flags & NGHTTP2_HD_INFLATE_EMIT) {
 			const char *name = (const char *)nv.name;
 
+			/* nghttp2 bounds a field (NGHTTP2_HD_MAX_NV, 64 KiB): so is val. */
 			if (nv.valuelen + 1 > valcap) {
 				char *n = realloc(val, nv.valuelen + 1);
 
-				if (!n)
+				if (!n) {
+					why = "out of memory";
 					break;
+				}
 				val = n;
 				valcap = nv.valuelen + 1;
 			}
@@ -738,20 +1028,37 @@ static bool h2_inflate(struct http_conn *c, struct h2_dir *d, bool redact, struc
 				h->content_length = strtoll(val, NULL, 10);
 			else if (nv.namelen == 12 && !memcmp(name, "content-type", 12))
 				copy_str(h->ctype, sizeof(h->ctype), val, nv.valuelen);
-			text_add(h, name, nv.namelen);
-			text_add(h, ": ", 2);
-			text_add(h, val, nv.valuelen);
-			text_add(h, "\r\n", 2);
+			if (text_field(c, h, &nv, val, &why))
+				break;
 		}
 		if (flags & NGHTTP2_HD_INFLATE_FINAL) {
 			nghttp2_hd_inflate_end_headers(d->inflater);
-			break;
+			free(val);
+			return true;
 		}
 		if (rv == 0 && !(flags & NGHTTP2_HD_INFLATE_EMIT))
 			break;
 	}
 	free(val);
-	return true;
+	if (why)
+		dir_fail(c, dir, "%s", why);
+	else
+		dir_fail(c, dir, "invalid HPACK: the header block ends inside a field");
+	return false;
+}
+
+/*
+ * Abandon an HTTP/2 direction: nothing of it is read again, so its buffers
+ * and its inflater go (after dir_fail() said why).
+ */
+static void h2_dead(struct http_conn *c, struct h2_dir *d)
+{
+	d->dead = true;
+	segbuf_free(c, &d->frame);
+	segbuf_free(c, &d->block);
+	if (d->inflater)
+		nghttp2_hd_inflate_del(d->inflater);
+	d->inflater = NULL;
 }
 
 static void h2_block_done(struct http_conn *c, struct h2_dir *d, int dir, uint64_t ts, bool redact,
@@ -762,11 +1069,11 @@ static void h2_block_done(struct http_conn *c, struct h2_dir *d, int dir, uint64
 	struct req_info *req;
 
 	d->in_block = false;
-	if (!h2_inflate(c, d, redact, &h)) {
+	if (!h2_inflate(c, d, dir, redact, &h)) {
 		/* Its dynamic table is now unknown: nothing after this decodes. */
-		d->dead = true;
 		c->stats.hpack_errors++;
-		free(h.text);
+		held_free(c, &h.text, &h.cap, 1);
+		h2_dead(c, d);
 		return;
 	}
 	/* "content-length: -6" is no length: unknown, as http.h promises (-1). */
@@ -787,7 +1094,14 @@ static void h2_block_done(struct http_conn *c, struct h2_dir *d, int dir, uint64
 		m.method = h.method;
 		m.path = h.path;
 		m.authority = h.authority;
-		req_set(req_add(c, m.stream_id), m.stream_id, ts, h.method, h.path, h.authority);
+		req = req_add(c, dir, m.stream_id);
+		if (!req) {
+			c->stats.parse_errors++;
+			held_free(c, &h.text, &h.cap, 1);
+			h2_dead(c, d);
+			return;
+		}
+		req_set(req, m.stream_id, ts, h.method, h.path, h.authority);
 		cb(ctx, &m);
 	} else if (h.status[0]) {
 		m.kind = HTTP_RESPONSE;
@@ -807,7 +1121,7 @@ static void h2_block_done(struct http_conn *c, struct h2_dir *d, int dir, uint64
 		m.kind = HTTP_TRAILERS;
 		cb(ctx, &m);
 	}
-	free(h.text);
+	held_free(c, &h.text, &h.cap, 1);
 }
 
 /* An HTTP/2 event that is not a head: DATA, a reset. */
@@ -869,6 +1183,7 @@ static void h2_frame_done(struct http_conn *c, struct h2_dir *d, int dir, uint64
 {
 	const uint8_t *p = d->frame.buf;
 	size_t off = 0, end = d->flen, pad = 0;
+	const char *why = "invalid padding";
 
 	switch (d->ftype) {
 	case NGHTTP2_HEADERS:
@@ -884,6 +1199,7 @@ static void h2_frame_done(struct http_conn *c, struct h2_dir *d, int dir, uint64
 		d->block_push = d->ftype == NGHTTP2_PUSH_PROMISE;
 		d->block_sid = d->fsid;
 		if (d->block_push) {
+			why = "PUSH_PROMISE shorter than its stream id";
 			if (off + 4 > end)
 				goto bad;
 			d->block_sid = be32(p + off) & 0x7fffffff;
@@ -892,12 +1208,13 @@ static void h2_frame_done(struct http_conn *c, struct h2_dir *d, int dir, uint64
 		if (off + pad > end)
 			goto bad;
 		end -= pad;
-		segbuf_reset(&d->block);
+		segbuf_reset(c, &d->block);
 		d->in_block = true;
 		d->block_end_stream =
 			d->ftype == NGHTTP2_HEADERS && (d->fflags & NGHTTP2_FLAG_END_STREAM);
 		break;
 	case NGHTTP2_CONTINUATION:
+		why = "CONTINUATION outside a header block";
 		if (!d->in_block)
 			goto bad;
 		break;
@@ -921,14 +1238,15 @@ static void h2_frame_done(struct http_conn *c, struct h2_dir *d, int dir, uint64
 	default:
 		return;
 	}
-	if (segbuf_append_from(&d->block, &d->frame, off, end - off, H2_MAX_BLOCK))
+	if (segbuf_append_from(c, &d->block, &d->frame, off, end - off, H2_MAX_BLOCK, &why))
 		goto bad;
 	if (d->fflags & NGHTTP2_FLAG_END_HEADERS)
 		h2_block_done(c, d, dir, ts, redact, cb, ctx);
 	return;
 bad:
-	d->dead = true;
+	dir_fail(c, dir, "%s", why);
 	c->stats.parse_errors++;
+	h2_dead(c, d);
 }
 
 static bool h2_carries_headers(uint8_t type)
@@ -941,13 +1259,16 @@ static void h2_feed(struct http_conn *c, int dir, uint8_t *data, size_t len, uin
 		    bool redact, http_cb cb, void *ctx)
 {
 	struct h2_dir *d = &c->h2[dir];
+	const char *why = "out of memory";
 
-	if (!d->inflater && nghttp2_hd_inflate_new(&d->inflater))
-		d->dead = true;
+	/* Its table is bounded by the default SETTINGS_HEADER_TABLE_SIZE (4096). */
+	if (!d->dead && !d->inflater && nghttp2_hd_inflate_new2(&d->inflater, &c->mem))
+		goto bad;
 	while (len && !d->dead) {
 		if (d->preface_left) {
 			size_t n = len < d->preface_left ? len : d->preface_left;
 
+			why = "not the HTTP/2 client preface";
 			if (memcmp(data, h2_preface + H2_PREFACE_LEN - d->preface_left, n))
 				goto bad;
 			d->preface_left -= n;
@@ -969,8 +1290,9 @@ static void h2_feed(struct http_conn *c, int dir, uint8_t *data, size_t len, uin
 			d->fflags = d->fh[4];
 			d->fsid = be32(d->fh + 5) & 0x7fffffff;
 			d->fgot = 0;
-			segbuf_reset(&d->frame);
+			segbuf_reset(c, &d->frame);
 			/* A continuation of something else is a broken stream. */
+			why = "a frame inside a header block";
 			if (d->in_block && d->ftype != NGHTTP2_CONTINUATION)
 				goto bad;
 		}
@@ -978,7 +1300,7 @@ static void h2_feed(struct http_conn *c, int dir, uint8_t *data, size_t len, uin
 			size_t n = d->flen - d->fgot < len ? d->flen - d->fgot : len;
 
 			if (h2_carries_headers(d->ftype) &&
-			    segbuf_append(&d->frame, data, n, H2_MAX_BLOCK))
+			    segbuf_append(c, &d->frame, data, n, H2_MAX_BLOCK, &why))
 				goto bad;
 			if (d->ftype == NGHTTP2_DATA && c->frames)
 				h2_data_bytes(c, d, dir, ts, data, n, cb, ctx);
@@ -996,10 +1318,9 @@ static void h2_feed(struct http_conn *c, int dir, uint8_t *data, size_t len, uin
 	segbuf_forget(&d->block);
 	return;
 bad:
-	d->dead = true;
+	dir_fail(c, dir, "%s", why);
 	c->stats.parse_errors++;
-	segbuf_forget(&d->frame);
-	segbuf_forget(&d->block);
+	h2_dead(c, d);
 }
 
 /* --- the connection ------------------------------------------------------ */
@@ -1008,8 +1329,10 @@ struct http_conn *http_conn_new(void)
 {
 	struct http_conn *c = calloc(1, sizeof(struct http_conn));
 
-	if (c)
+	if (c) {
 		c->client_dir = -1;
+		c->mem = (nghttp2_mem){ c, mem_malloc, mem_free, mem_calloc, mem_realloc };
+	}
 	return c;
 }
 
@@ -1018,12 +1341,13 @@ void http_conn_free(struct http_conn *c)
 	if (!c)
 		return;
 	for (int i = 0; i < 2; i++) {
-		free(c->h1[i].head);
-		segbuf_free(&c->h2[i].frame);
-		segbuf_free(&c->h2[i].block);
+		held_free(c, &c->h1[i].head, &c->h1[i].head_cap, 1);
+		segbuf_free(c, &c->h2[i].frame);
+		segbuf_free(c, &c->h2[i].block);
 		if (c->h2[i].inflater)
 			nghttp2_hd_inflate_del(c->h2[i].inflater);
 	}
+	held_free(c, &c->reqs, &c->nr_reqs, sizeof(*c->reqs));
 	free(c);
 }
 
@@ -1070,7 +1394,7 @@ void http_conn_want_frames(struct http_conn *c)
 
 int http_conn_verdict(const struct http_conn *c)
 {
-	if (c->mode == MODE_H2 || c->msgs)
+	if (c->mode == MODE_H2 || c->msgs || c->h1_start)
 		return 1;
 	for (int i = 0; i < 2; i++)
 		if (c->started[i] && c->h1[i].st == H1_DEAD)
@@ -1120,4 +1444,19 @@ bool http_conn_is_h2(const struct http_conn *c)
 const struct http_stats *http_conn_stats(const struct http_conn *c)
 {
 	return &c->stats;
+}
+
+const char *http_conn_error(const struct http_conn *c, int dir)
+{
+	return dir >= 0 && dir <= 1 && c->error[dir][0] ? c->error[dir] : NULL;
+}
+
+size_t http_conn_held(const struct http_conn *c)
+{
+	return c->held;
+}
+
+size_t http_held_total(void)
+{
+	return held_total;
 }

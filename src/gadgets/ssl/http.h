@@ -53,11 +53,35 @@ struct http_msg {
 
 typedef void (*http_cb)(void *ctx, const struct http_msg *m);
 
+/*
+ * Bounds on what the bytes of one connection make the decoder hold.  Past
+ * one, the direction is abandoned (http_conn_error() says which bound) and
+ * nothing more of it is buffered:
+ *
+ *   an HTTP/1 head                          HTTP_MAX_HEAD - 1 bytes
+ *   an HTTP/2 header block (+CONTINUATION)  HTTP_MAX_HEAD bytes, encoded
+ *   its decoded header list                 HTTP_MAX_HEAD bytes ("name: value\r\n")
+ *   requests waiting for their responses    HTTP_MAX_STREAMS (HTTP/2 open
+ *                                           streams, pipelined HTTP/1)
+ *   HPACK's dynamic table                   4096 bytes (nghttp2's default
+ *                                           SETTINGS_HEADER_TABLE_SIZE; a larger
+ *                                           table size update is invalid HPACK)
+ *   one header field (nghttp2)              64 KiB, name and value
+ *
+ * Buffers are freed once empty, and every connection's buffers and HPACK
+ * tables together never hold more than HTTP_MAX_HELD bytes: a connection that
+ * would take more is abandoned with that reason.
+ */
+#define HTTP_MAX_HEAD 65536
+#define HTTP_MAX_STREAMS 256
+#define HTTP_MAX_HELD (64u << 20)
+
 /* Problems seen, for the statistics. */
 struct http_stats {
 	uint64_t hpack_errors; /* header block the inflater refused: direction abandoned */
 	uint64_t parse_errors; /* not HTTP, or a malformed message: direction abandoned */
 	uint64_t late_masks;   /* secrets in bytes already emitted (split across calls) */
+	uint64_t over_limit;   /* abandoned at a bound above (also in parse_errors) */
 };
 
 struct http_conn;
@@ -101,5 +125,15 @@ const char *http_head_value(const char *head, size_t head_len, const char *name,
 /* The connection is HTTP/2 (known after its preface or first SETTINGS). */
 bool http_conn_is_h2(const struct http_conn *c);
 const struct http_stats *http_conn_stats(const struct http_conn *c);
+
+/*
+ * Why direction dir was abandoned ("header block over 65536 bytes",
+ * "invalid HPACK: ..."), or NULL while it is decoded.
+ */
+const char *http_conn_error(const struct http_conn *c, int dir);
+
+/* Bytes this connection's buffers and HPACK tables hold now, and every connection's. */
+size_t http_conn_held(const struct http_conn *c);
+size_t http_held_total(void);
 
 #endif /* LOUPE_SSL_HTTP_H */
