@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "output.h"
+#include "sink.h"
 
 #define MAX_FIELDS 64
 
@@ -474,4 +475,6 @@ void output_row(struct output *o, const struct value *vals)
 		row_json(o, vals);
 	else
 		row_columns(o, vals);
+	if (o->opts.sink)
+		sink_row_end(o->opts.sink); /* rotation never splits a row */
 }
