@@ -22,6 +22,7 @@
 
 #include "audit.h"
 #include "passwd.h"
+#include "sink.h"
 
 #define MAX_OUTPUTS 16
 #define REC_LEN 8192
@@ -33,6 +34,7 @@ static struct {
 	char session[17];
 	int nr_outputs;
 	char *outputs[MAX_OUTPUTS];
+	char *encrypted_to;
 } audit;
 
 char *audit_quote(char *dst, size_t dstlen, const char *src)
@@ -96,6 +98,17 @@ void audit_add_output(const char *role, const char *path)
 	}
 	if (asprintf(&s, "%s:%s", role, path) >= 0)
 		audit.outputs[audit.nr_outputs++] = s;
+}
+
+int audit_nr_outputs(void)
+{
+	return audit.nr_outputs;
+}
+
+void audit_set_encrypted_to(const char *desc)
+{
+	free(audit.encrypted_to);
+	audit.encrypted_to = desc ? strdup(desc) : NULL;
 }
 
 static void emit(const char *rec)
@@ -186,6 +199,8 @@ int audit_start(const char *gadget, const char *filters, int argc, char **argv)
 	rec_add(rec, "gadget", gadget);
 	rec_add(rec, "filters", filters && filters[0] ? filters : "none");
 	rec_add(rec, "outputs", outputs[0] ? outputs : "stdout");
+	if (audit.encrypted_to)
+		rec_add(rec, "encrypted_to", audit.encrypted_to);
 	rec_add(rec, "cmdline", cmdline);
 	audit.started = true;
 	emit(rec);
@@ -201,7 +216,7 @@ bool audit_started(void)
 
 void audit_stop(int status, uint64_t events, uint64_t bytes, double seconds)
 {
-	char rec[512];
+	char rec[REC_LEN], files[4096];
 
 	if (!audit.started)
 		return;
@@ -210,6 +225,12 @@ void audit_stop(int status, uint64_t events, uint64_t bytes, double seconds)
 		 "bytes=%llu",
 		 audit.session, getpid(), status, seconds, (unsigned long long)events,
 		 (unsigned long long)bytes);
+	/* Where the captures went: rotated names, and who can decrypt them. */
+	sinks_describe(files, sizeof(files));
+	if (files[0])
+		rec_add(rec, "files", files);
+	if (audit.encrypted_to)
+		rec_add(rec, "encrypted_to", audit.encrypted_to);
 	emit(rec);
 	audit.started = false;
 	if (audit.log) {
@@ -219,4 +240,5 @@ void audit_stop(int status, uint64_t events, uint64_t bytes, double seconds)
 	for (int i = 0; i < audit.nr_outputs; i++)
 		free(audit.outputs[i]);
 	audit.nr_outputs = 0;
+	audit_set_encrypted_to(NULL);
 }

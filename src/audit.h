@@ -23,6 +23,12 @@ int audit_set_log(const char *path);
 /* A file the session writes (role: "events", "pcap", ...). */
 void audit_add_output(const char *role, const char *path);
 
+/* How many files were named with audit_add_output(). */
+int audit_nr_outputs(void);
+
+/* The files are encrypted to these recipients ("CN=x sha256:.."): both records say so. */
+void audit_set_encrypted_to(const char *desc);
+
 /*
  * The session starts: filters are the filter options as the user typed them
  * (the command-line parser collects them), argv the `trace` command line
@@ -34,7 +40,10 @@ int audit_start(const char *gadget, const char *filters, int argc, char **argv);
 /* A start record was written and no stop yet. */
 bool audit_started(void);
 
-/* The session ends; status is the exit status. */
+/*
+ * The session ends; status is the exit status.  The record names the files
+ * written (sink.h: first..last, how many, how many --rotate-keep removed).
+ */
 void audit_stop(int status, uint64_t events, uint64_t bytes, double seconds);
 
 /* Escape a string for an audit record (exposed for unit tests); returns dst. */

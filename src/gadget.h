@@ -24,6 +24,7 @@ struct bpf_object;
 struct bpf_object_open_opts;
 struct loupe_config;
 struct session;
+struct sink_opts;
 
 /*
  * Exit statuses, documented in README.md and `loupe help`.  Only the top of a
@@ -259,6 +260,7 @@ struct session {
 		uint64_t value;
 	} knobs[32];
 	int nr_knobs;
+	const struct sink_opts *sink_opts; /* --rotate-*, --encrypt-to: for a gadget's files */
 };
 
 /* Runtime services for gadgets. */

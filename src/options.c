@@ -119,6 +119,9 @@ enum {
 	OPT_METRICS,
 	OPT_NO_EVENTS,
 	OPT_CONFIG,
+	OPT_ROTATE_SIZE,
+	OPT_ROTATE_KEEP,
+	OPT_ENCRYPT_TO,
 	OPT_GADGET_BASE = 2000,
 };
 
@@ -157,8 +160,19 @@ static const struct common_option common_options[] = {
 	COMMON_SHORT("output", 'o', "FORMAT", "columns (default) or json (one object per line)",
 		     OPT_OUTPUT),
 	COMMON("fields", "A,B,...", "print these fields, in this order", OPT_FIELDS),
-	COMMON("output-file", "FILE", "write events to FILE (created with mode 0600)",
+	COMMON("output-file", "FILE",
+	       "write events to FILE (a new file, mode 0600; see --rotate-size, --encrypt-to)",
 	       OPT_OUTPUT_FILE),
+	COMMON("rotate-size", "SIZE",
+	       "files of at most SIZE bytes: FILE.<UTC time>.<N>, a new one before a row or "
+	       "packet would pass SIZE (--output-file, --pcap)",
+	       OPT_ROTATE_SIZE),
+	COMMON("rotate-keep", "N", "with --rotate-size: keep the newest N files, delete older ones",
+	       OPT_ROTATE_KEEP),
+	COMMON("encrypt-to", "FILE",
+	       "encrypt --output-file and --pcap to the key of the X.509 certificate in FILE (CMS: "
+	       "decrypt with openssl cms -decrypt); repeatable: any one of them decrypts",
+	       OPT_ENCRYPT_TO),
 	COMMON("timeout", "SECONDS", "stop after SECONDS", OPT_TIMEOUT),
 	COMMON("buffer-size", "SIZE", "ring buffer size (default 2M), rounded up to a power of 2",
 	       OPT_BUFFER_SIZE),
@@ -685,6 +699,20 @@ static int common_option(struct session *s, struct trace_args *ta, int c, const 
 	case OPT_METRICS:
 		ta->metrics = arg;
 		return 0;
+	case OPT_ROTATE_SIZE:
+		return parse_size("--rotate-size", arg, 4096, 1ULL << 40, &ta->sink.rotate_size);
+	case OPT_ROTATE_KEEP:
+		if ((err = parse_u64("--rotate-keep", arg, 1, 100000, &v)))
+			return err;
+		ta->sink.rotate_keep = v;
+		return 0;
+	case OPT_ENCRYPT_TO:
+		if (ta->sink.nr_encrypt_to == SINK_MAX_RECIPIENTS) {
+			loupe_err("--encrypt-to: at most %d certificates", SINK_MAX_RECIPIENTS);
+			return -EINVAL;
+		}
+		ta->sink.encrypt_to[ta->sink.nr_encrypt_to++] = arg;
+		return 0;
 	case OPT_NO_EVENTS:
 		ta->no_events = true;
 		return 0;
@@ -719,6 +747,22 @@ static int common_option(struct session *s, struct trace_args *ta, int c, const 
 	default:
 		return parse_filter(&s->filter, c, arg);
 	}
+}
+
+/* Rotation and encryption are of files; stdout is neither. */
+static int check_sink_args(const struct trace_args *ta)
+{
+	if (ta->sink.rotate_keep && !ta->sink.rotate_size) {
+		loupe_err("--rotate-keep needs --rotate-size (the size that starts a new file)");
+		return -EINVAL;
+	}
+	if ((ta->sink.rotate_size || ta->sink.nr_encrypt_to) && !audit_nr_outputs()) {
+		loupe_err("--%s applies to files: add --output-file FILE or --pcap FILE (stdout is "
+			  "never rotated or encrypted)",
+			  ta->sink.nr_encrypt_to ? "encrypt-to" : "rotate-size");
+		return -EINVAL;
+	}
+	return 0;
 }
 
 static const char *gadget_names(struct session **ss, int n, char *buf, size_t len)
@@ -810,7 +854,7 @@ int parse_trace_args(struct session **ss, int n, struct trace_args *ta, int argc
 	for (int k = 0; k < n; k++)
 		if (ss[k]->gadget->check && (err = ss[k]->gadget->check(ss[k])))
 			return err;
-	return 0;
+	return check_sink_args(ta);
 }
 
 /* --- --config ------------------------------------------------------------------------ */

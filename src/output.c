@@ -474,4 +474,6 @@ void output_row(struct output *o, const struct value *vals)
 		row_json(o, vals);
 	else
 		row_columns(o, vals);
+	if (o->opts.row_end)
+		o->opts.row_end(o->opts.row_end_arg);
 }

@@ -88,6 +88,8 @@ struct output_opts {
 	int width;		/* total line width for columns; 0 = no limit */
 	const char *tag;	/* several gadgets in one stream: the "gadget" of each row */
 	bool some_fields;	/* --fields may name fields this table lacks (another gadget's) */
+	void (*row_end)(void *arg); /* called after each row (a file's record ends there) */
+	void *row_end_arg;
 };
 
 struct output;

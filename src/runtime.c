@@ -253,30 +253,14 @@ static void catch_signals(bool reload)
 		signal(SIGHUP, on_sighup);
 }
 
-static FILE *open_output_file(const char *path)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	FILE *fp;
-
-	if (fd < 0)
-		return NULL;
-	/* An existing file keeps its mode under O_CREAT: captured plaintext is private. */
-	if (fchmod(fd, 0600)) {
-		close(fd);
-		return NULL;
-	}
-	fp = fdopen(fd, "w");
-	if (!fp)
-		close(fd);
-	return fp;
-}
-
 /* One `loupe trace`: its gadgets' sessions, one output stream, one reader of their rings. */
 struct run {
 	struct session *ss[MAX_GADGETS];
 	int n;
 	struct trace_args ta;
 	FILE *fp;
+	struct sink *sink; /* --output-file */
+	bool write_failed; /* events or a capture file could not be written */
 	struct ring_buffer *rb;
 	char names[128];	 /* "ssl,tcp" */
 	struct metrics *metrics; /* --metrics */
@@ -324,17 +308,28 @@ static int open_output(struct run *r)
 				  .fields = r->ta.fields,
 				  .some_fields = r->n > 1 };
 	struct session *s;
-	char err_msg[256];
+	char err_msg[512];
 	int err;
 
+	/* --encrypt-to: a certificate that cannot be used is a bad command line. */
+	if ((err = sink_opts_load(&r->ta.sink, err_msg, sizeof(err_msg)))) {
+		loupe_err("%s", err_msg);
+		return err;
+	}
+	if (r->ta.sink.recipients)
+		audit_set_encrypted_to(r->ta.sink.recipients_desc);
+	for_each_session (r, s, k)
+		s->sink_opts = &r->ta.sink;
 	if (r->ta.output_file) {
-		r->fp = open_output_file(r->ta.output_file);
-		if (!r->fp) {
+		if (sink_open(&r->sink, r->ta.output_file, "events", &r->ta.sink, err_msg,
+			      sizeof(err_msg)) ||
+		    !(r->fp = sink_stream(r->sink))) {
 			loupe_err("cannot write --output-file %s: %s", r->ta.output_file,
-				  strerror(errno));
+				  r->sink ? "out of memory" : err_msg);
 			return -EIO;
 		}
-		setvbuf(r->fp, NULL, _IOFBF, 1 << 20);
+		oo.row_end = sink_row_end; /* rotation never splits a row */
+		oo.row_end_arg = r->sink;
 	} else if (isatty(STDOUT_FILENO)) {
 		struct winsize ws;
 
@@ -704,6 +699,7 @@ static double run_loop(struct run *r)
 	double start = loupe_now_s(), t;
 	double end = r->ss[0]->timeout_s > 0 ? start + r->ss[0]->timeout_s : 0;
 	struct session *s;
+	char msg[384];
 	size_t links = 0;
 	int err;
 
@@ -741,6 +737,13 @@ static double run_loop(struct run *r)
 		}
 		if (ferror(r->fp)) {
 			loupe_err("writing events failed: %s", strerror(errno));
+			r->write_failed = true;
+			break;
+		}
+		/* Files at rest: complete records out, the next file when one is full. */
+		if (sinks_flush(msg, sizeof(msg))) {
+			loupe_err("%s; stopping", msg);
+			r->write_failed = true;
 			break;
 		}
 		if (end && t >= end)
@@ -788,8 +791,14 @@ static void teardown(struct run *r)
 		free(s->state);
 		free(s);
 	}
-	if (r->fp && r->fp != stdout)
+	if (r->sink) { /* r->fp is its stream */
+		if (sink_close(r->sink))
+			loupe_warn("writing --output-file %s failed: its last file may be cut",
+				   r->ta.output_file);
+	} else if (r->fp && r->fp != stdout) {
 		fclose(r->fp);
+	}
+	sink_opts_free(&r->ta.sink);
 	metrics_free(r->metrics);
 	features_free();
 }
@@ -867,6 +876,8 @@ static int run_gadgets(const struct gadget *const *gs, int n, int argc, char **a
 			else if (!err) {
 				elapsed = run_loop(r);
 				finish(r, elapsed);
+				if (r->write_failed) /* captures lost: not a normal stop */
+					err = -EIO;
 			}
 		}
 		for_each_session (r, s, k) {

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "gadget.h"
+#include "sink.h"
 
 struct ring_buffer;
 
@@ -24,6 +25,7 @@ struct trace_args {
 	const char *config;  /* --config FILE */
 	bool no_events;
 	char filters[1024]; /* the filter options as typed, for the audit record */
+	struct sink_opts sink; /* --rotate-size, --rotate-keep, --encrypt-to */
 };
 
 /* options.c */

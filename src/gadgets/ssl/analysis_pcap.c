@@ -10,6 +10,7 @@
 
 #include "internal.h"
 #include "pcap.h"
+#include "sink.h"
 
 struct pcap_state {
 	struct pcap_out *out;
@@ -27,6 +28,7 @@ static int pcap_open(struct session *s)
 	struct ssl_state *st = s->state;
 	struct pcap_state *ps = calloc(1, sizeof(*ps));
 	char err[256];
+	struct sink *sk;
 	FILE *fp;
 
 	if (!ps)
@@ -41,11 +43,12 @@ static int pcap_open(struct session *s)
 			ps->eph_lo = ps->eph_hi = 0;
 		fclose(fp);
 	}
-	ps->out = pcap_out_open(ps->path, PCAP_LINK_ETHERNET, err, sizeof(err));
-	if (!ps->out) {
+	if (sink_open(&sk, ps->path, "pcap", s->sink_opts, err, sizeof(err))) {
 		loupe_err("cannot write --pcap %s: %s", ps->path, err);
 		return -EIO;
 	}
+	if (!(ps->out = pcap_out_new(sk, PCAP_LINK_ETHERNET)))
+		return -ENOMEM;
 	return 0;
 }
 
@@ -98,7 +101,7 @@ static void pcap_close(struct session *s)
 	if (!ps)
 		return;
 	if (ps->out && pcap_out_close(ps->out, loupe_clock_ns(CLOCK_REALTIME)))
-		loupe_warn("writing --pcap %s failed", ps->path);
+		loupe_warn("writing --pcap %s failed: its last file may be cut", ps->path);
 	free(ps);
 }
 

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 
 #include "pcap.h"
+#include "sink.h"
 
 #define SEG_MAX 32768 /* payload per segment: fits IPv4's 16-bit length */
 #define SNAPLEN 65535
@@ -57,51 +58,80 @@ _Static_assert(sizeof(struct pcap_file_hdr) == 24, "pcap file header");
 _Static_assert(sizeof(struct pcap_rec_hdr) == 16, "pcap record header");
 
 struct pcap_out {
-	FILE *fp;
+	struct sink *sk;
 	enum pcap_link link;
 	uint64_t packets;
 	struct flow *flows;
 	uint8_t pkt[14 + 40 + 20 + SEG_MAX];
 };
 
-struct pcap_out *pcap_out_open(const char *path, enum pcap_link link, char *err, size_t errlen)
+static int emit(struct pcap_out *p, const struct pcap_endpoint *src,
+		const struct pcap_endpoint *dst, uint32_t seq, uint32_t ack, uint8_t flags,
+		const void *data, size_t len, uint64_t real_ns);
+
+/* Bytes of one segment carrying len bytes, headers included: a record of the sink. */
+static size_t seg_size(const struct pcap_out *p, const struct pcap_endpoint *e, size_t len)
 {
-	struct pcap_out *p = calloc(1, sizeof(*p));
+	return sizeof(struct pcap_rec_hdr) + (p->link == PCAP_LINK_ETHERNET ? 14 : 0) +
+	       (e->family == AF_INET6 ? 40 : 20) + 20 + len;
+}
+
+/* SYN, SYN-ACK, ACK: where each stream starts, in a file (ISNs one below the next bytes). */
+static void handshake(struct pcap_out *p, struct flow *f, uint64_t ns)
+{
+	emit(p, &f->cli, &f->srv, f->seq[0] - 1, 0, TH_SYN, NULL, 0, ns);
+	emit(p, &f->srv, &f->cli, f->seq[1] - 1, f->seq[0], TH_SYN | TH_ACK, NULL, 0, ns);
+	emit(p, &f->cli, &f->srv, f->seq[0], f->seq[1], TH_ACK, NULL, 0, ns);
+}
+
+/*
+ * Every file begins with its own header (each one a pcap file tshark reads
+ * alone), and with a handshake for each stream still open, at its current
+ * sequence numbers, so that dissectors see it from its start there too.
+ */
+static void new_file(void *arg)
+{
+	struct pcap_out *p = arg;
 	struct pcap_file_hdr fh = {
 		.magic = PCAP_MAGIC_NSEC,
 		.version_major = 2,
 		.version_minor = 4,
 		.snaplen = SNAPLEN,
-		.linktype = link == PCAP_LINK_RAW ? LINKTYPE_RAW : LINKTYPE_ETHERNET,
+		.linktype = p->link == PCAP_LINK_RAW ? LINKTYPE_RAW : LINKTYPE_ETHERNET,
 	};
-	int fd = -1;
+
+	sink_write(p->sk, &fh, sizeof(fh));
+	for (int i = 0; i < MAX_FLOWS; i++)
+		if (p->flows[i].used)
+			handshake(p, &p->flows[i], p->flows[i].last_ns);
+}
+
+struct pcap_out *pcap_out_new(struct sink *sk, enum pcap_link link)
+{
+	struct pcap_out *p = calloc(1, sizeof(*p));
 
 	if (!p || !(p->flows = calloc(MAX_FLOWS, sizeof(*p->flows)))) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
-	p->link = link;
-	/* Plaintext is private: 0600, whatever the umask or an existing file's mode. */
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || fchmod(fd, 0600) || !(p->fp = fdopen(fd, "wb"))) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		goto fail;
-	}
-	if (fwrite(&fh, sizeof(fh), 1, p->fp) != 1) {
-		snprintf(err, errlen, "%s", strerror(errno));
-		goto fail;
-	}
-	return p;
-fail:
-	if (p && p->fp)
-		fclose(p->fp);
-	else if (fd >= 0)
-		close(fd);
-	if (p) {
-		free(p->flows);
 		free(p);
+		sink_close(sk);
+		return NULL;
 	}
-	return NULL;
+	p->sk = sk;
+	p->link = link;
+	sink_on_new_file(sk, new_file, p);
+	return p;
+}
+
+struct pcap_out *pcap_out_open(const char *path, enum pcap_link link, char *err, size_t errlen)
+{
+	struct sink *sk;
+	struct pcap_out *p;
+	int e = sink_open(&sk, path, NULL, NULL, err, errlen);
+
+	if (e)
+		return NULL;
+	if (!(p = pcap_out_new(sk, link)))
+		snprintf(err, errlen, "out of memory");
+	return p;
 }
 
 static uint32_t csum_add(uint32_t sum, const void *data, size_t len)
@@ -192,9 +222,9 @@ static int emit(struct pcap_out *p, const struct pcap_endpoint *src,
 	h.ts_sec = real_ns / 1000000000ull;
 	h.ts_nsec = real_ns % 1000000000ull;
 	h.caplen = h.len = l2 + l3 + 20 + len;
-	/* A write error sticks to the stream; pcap_out_close() reports it. */
-	fwrite(&h, sizeof(h), 1, p->fp);
-	fwrite(pkt, h.caplen, 1, p->fp);
+	/* A write error sticks to the sink; pcap_out_close() reports it. */
+	sink_write(p->sk, &h, sizeof(h));
+	sink_write(p->sk, pkt, h.caplen);
 	p->packets++;
 	return 0;
 }
@@ -258,18 +288,19 @@ static struct flow *flow_get(struct pcap_out *p, uint64_t key, const struct pcap
 	}
 	if (local_is_client < 0)
 		local_is_client = l.port >= r.port;
+	/* Before the flow exists: a new file's header must not open it too. */
+	sink_reserve(p->sk, 3 * seg_size(p, &l, 0));
 	memset(f, 0, sizeof(*f));
 	f->used = true;
 	f->key = key;
 	f->cli = local_is_client ? l : r;
 	f->srv = local_is_client ? r : l;
 	isn = (uint32_t)(key * 0x9e3779b97f4a7c15ull >> 32);
-	f->seq[0] = isn;
-	f->seq[1] = ~isn;
+	f->seq[0] = isn + 1;
+	f->seq[1] = ~isn + 1;
+	f->last_ns = real_ns;
 	/* The handshake, so that dissectors see the stream from its start. */
-	emit(p, &f->cli, &f->srv, f->seq[0]++, 0, TH_SYN, NULL, 0, real_ns);
-	emit(p, &f->srv, &f->cli, f->seq[1]++, f->seq[0], TH_SYN | TH_ACK, NULL, 0, real_ns);
-	emit(p, &f->cli, &f->srv, f->seq[0], f->seq[1], TH_ACK, NULL, 0, real_ns);
+	handshake(p, f, real_ns);
 	return f;
 }
 
@@ -289,6 +320,7 @@ int pcap_out_data(struct pcap_out *p, uint64_t key, const struct pcap_endpoint *
 	while (len) {
 		size_t n = len < SEG_MAX ? len : SEG_MAX;
 
+		sink_reserve(p->sk, seg_size(p, &f->cli, n));
 		emit(p, d ? &f->srv : &f->cli, d ? &f->cli : &f->srv, f->seq[d], f->seq[!d],
 		     TH_ACK | TH_PSH, b, n, real_ns);
 		f->seq[d] += n;
@@ -305,6 +337,7 @@ void pcap_out_close_conn(struct pcap_out *p, uint64_t key, uint64_t real_ns)
 
 		if (!f->used || f->key != key)
 			continue;
+		sink_reserve(p->sk, 3 * seg_size(p, &f->cli, 0));
 		emit(p, &f->cli, &f->srv, f->seq[0]++, f->seq[1], TH_FIN | TH_ACK, NULL, 0,
 		     real_ns);
 		emit(p, &f->srv, &f->cli, f->seq[1]++, f->seq[0], TH_FIN | TH_ACK, NULL, 0,
@@ -328,10 +361,7 @@ int pcap_out_close(struct pcap_out *p, uint64_t real_ns)
 	for (int i = 0; i < MAX_FLOWS; i++)
 		if (p->flows[i].used)
 			pcap_out_close_conn(p, p->flows[i].key, real_ns);
-	if (fflush(p->fp) || ferror(p->fp))
-		err = -EIO;
-	if (fclose(p->fp) && !err)
-		err = -EIO;
+	err = sink_close(p->sk);
 	free(p->flows);
 	free(p);
 	return err;

@@ -26,8 +26,12 @@ enum pcap_link {
 };
 
 struct pcap_out;
+struct sink;
 
-/* NULL on failure, with the reason in err. The file is created with mode 0600. */
+/* Packets into sk (rotated, encrypted as it was opened), which it owns now; NULL: no memory. */
+struct pcap_out *pcap_out_new(struct sink *sk, enum pcap_link link);
+
+/* One plain file (sink_open()'s rules); NULL on failure, with the reason in err. */
 struct pcap_out *pcap_out_open(const char *path, enum pcap_link link, char *err, size_t errlen);
 
 /*
