@@ -27,6 +27,7 @@
 #include "kfeatures.h"
 #include "metrics.h"
 #include "minbtf.h"
+#include "privfile.h"
 #include "uprobe.h"
 #include "runtime_int.h"
 
@@ -255,16 +256,11 @@ static void catch_signals(bool reload)
 
 static FILE *open_output_file(const char *path)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = open_private(path);
 	FILE *fp;
 
 	if (fd < 0)
 		return NULL;
-	/* An existing file keeps its mode under O_CREAT: captured plaintext is private. */
-	if (fchmod(fd, 0600)) {
-		close(fd);
-		return NULL;
-	}
 	fp = fdopen(fd, "w");
 	if (!fp)
 		close(fd);

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 
 #include "pcap.h"
+#include "privfile.h"
 
 #define SEG_MAX 32768 /* payload per segment: fits IPv4's 16-bit length */
 #define SNAPLEN 65535
@@ -82,8 +83,8 @@ struct pcap_out *pcap_out_open(const char *path, enum pcap_link link, char *err,
 	}
 	p->link = link;
 	/* Plaintext is private: 0600, whatever the umask or an existing file's mode. */
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0 || fchmod(fd, 0600) || !(p->fp = fdopen(fd, "wb"))) {
+	fd = open_private(path);
+	if (fd < 0 || !(p->fp = fdopen(fd, "wb"))) {
 		snprintf(err, errlen, "%s", strerror(errno));
 		goto fail;
 	}
