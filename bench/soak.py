@@ -154,10 +154,12 @@ class Soak:
         self.stop_ev = threading.Event()
         self.lock = threading.Lock()
         self.ops = {}  # workload name -> [ok, failed]
+        self.errors = {}  # workload name -> its first failure
         self.rows = 0
         self.row_bytes = 0
         self.samples = []
         self.procs = []
+        self.stopped = False  # SIGINT or SIGTERM: end now, with the report
 
     # --- set-up ---------------------------------------------------------
     def as_user(self):
@@ -241,21 +243,24 @@ class Soak:
         return m
 
     # --- traffic --------------------------------------------------------
-    def count(self, name, ok):
+    def count(self, name, ok, why=None):
         with self.lock:
             c = self.ops.setdefault(name, [0, 0])
             c[0 if ok else 1] += 1
+            if not ok and why:
+                self.errors.setdefault(name, why)  # the first one says most
 
     def loop(self, name, argv, pace):
         """Run argv again and again (each run a new process) until stopped."""
         while not self.stop_ev.is_set():
             try:
                 r = subprocess.run(self.as_user() + argv, env=self.user_env(),
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                    timeout=60)
-                self.count(name, r.returncode == 0)
+                self.count(name, r.returncode == 0,
+                           f"status {r.returncode}: {r.stderr.decode(errors='replace')[-300:]}")
             except subprocess.TimeoutExpired:
-                self.count(name, False)
+                self.count(name, False, "timed out after 60 s")
             self.stop_ev.wait(pace)
 
     def churn(self):
@@ -271,7 +276,7 @@ class Soak:
             elif word == "refused":
                 self.count("tcp_refused", True)
             else:
-                self.count("tcp_churn", False)
+                self.count("tcp_churn", False, line.decode(errors="replace"))
 
     def reloads(self):
         while not self.stop_ev.wait(self.args.reload):
@@ -280,18 +285,23 @@ class Soak:
 
     def start_traffic(self):
         curl = ["curl", "-q", "-sS", "-k", "--max-time", "30"]
-        out = ["-o", "/dev/null"]
+        # Bodies go to a file of the soak's, not /dev/null: a host where
+        # something made /dev/null 0600 (seen on this shared machine) would
+        # fail every curl of ours, which run as another user.
+        def out(n):
+            return ["-o", f"{self.dir}/body-{n}"]
+
         h1 = f"https://127.0.0.1:{self.h1}"
         h2 = f"https://127.0.0.1:{self.h2}"
         keep1 = [f"{h1}/small", f"{h1}/f4k", f"{h1}/f64k"] * 4
         keep2 = [f"{h2}/small", f"{h2}/f4k", f"{h2}/f64k"] * 4
         work = [
-            ("h1_new", curl + ["--http1.1"] + out + [f"{h1}/small"], 0.1),
-            ("h1_keepalive", curl + ["--http1.1"] + sum((out + [u] for u in keep1), []), 0.3),
-            ("h2_new", curl + ["--http2"] + out + [f"{h2}/f4k"], 0.1),
+            ("h1_new", curl + ["--http1.1"] + out("h1") + [f"{h1}/small"], 0.1),
+            ("h1_keepalive", curl + ["--http1.1"] + sum((out("keep1") + [u] for u in keep1), []), 0.3),
+            ("h2_new", curl + ["--http2"] + out("h2") + [f"{h2}/f4k"], 0.1),
             ("h2_multiplexed", curl + ["--http2", "--parallel", "--parallel-max", "6"]
-             + sum((out + [u] for u in keep2), []), 0.3),
-            ("plain_http", curl + out + [f"http://127.0.0.1:{self.plain}/small"], 0.2),
+             + sum((out("keep2") + [u] for u in keep2), []), 0.3),
+            ("plain_http", curl + out("plain") + [f"http://127.0.0.1:{self.plain}/small"], 0.2),
         ]
         self.threads = [threading.Thread(target=self.loop, args=w, daemon=True) for w in work]
         self.threads.append(threading.Thread(target=self.churn, daemon=True))
@@ -336,13 +346,14 @@ class Soak:
         self.sample(0)
         dur = self.args.seconds
         nxt = self.args.interval
-        while nxt < dur:
+        while nxt < dur and not self.stopped:
             time.sleep(max(0, t0 + nxt - time.monotonic()))
-            if self.loupe.poll() is not None:
+            if self.loupe.poll() is not None or self.stopped:
                 break
             self.sample(time.monotonic() - t0)
             nxt += self.args.interval
-        time.sleep(max(0, t0 + dur - time.monotonic()))
+        if not self.stopped:
+            time.sleep(max(0, t0 + dur - time.monotonic()))
         alive = self.loupe.poll() is None
         end = self.sample(time.monotonic() - t0) if alive else None
         self.stop_ev.set()
@@ -410,7 +421,8 @@ class Soak:
               (f" (first at {lost_seen[0]:g} s)" if lost_seen else ""))
         scraped = sum(1 for x in self.samples if x["events"] is not None)
         check(scraped == len(self.samples), f"metrics read at {scraped} of {len(self.samples)} samples")
-        check(not failed, "every workload run succeeded" + (f" (failed: {failed})" if failed else ""))
+        check(not failed, "every workload run succeeded" +
+              (f" (failed: {failed}; first errors: {self.errors})" if failed else ""))
         check(all(ops.get(k, [0])[0] > 0 for k in
                   ("h1_new", "h1_keepalive", "h2_new", "h2_multiplexed", "plain_http",
                    "tcp_plain", "tcp_refused")), "every kind of traffic ran")
@@ -433,6 +445,7 @@ class Soak:
             "row_bytes": self.row_bytes,
             "rows_per_s": round(self.rows / dur, 1) if dur else 0,
             "ops": ops,
+            "errors": self.errors,
             "ref": ref,
             "end": end,
             "stats": stats,
@@ -490,15 +503,28 @@ def main():
     ap.add_argument("--gadgets", default=os.environ.get("SOAK_GADGETS", "ssl tcp --http"),
                     help="what loupe traces (default: ssl tcp --http)")
     ap.add_argument("--summary", help="write the summary as JSON to this file")
+    ap.add_argument("--report", metavar="SUMMARY", help="print the report of a summary file, run nothing")
     ap.add_argument("--keep", action="store_true", help="keep the temp directory")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every sample")
     args = ap.parse_args()
+    if args.report:
+        with open(args.report) as f:
+            summary = json.load(f)
+        report(summary, sys.stdout)
+        sys.exit(0 if summary["pass"] else 1)
     if os.geteuid() != 0:
         raise SystemExit("soak: run as root (loupe needs it)")
     for prog in ("nginx", "curl", "openssl", "setpriv", PYTHON):
         if not shutil.which(prog):
             raise SystemExit(f"soak: {prog} is missing; run make deps")
     soak = Soak(args)
+
+    def stop(sig, frame):
+        soak.stopped = True
+
+    # A background job's SIGINT is ignored by the shell: SIGTERM stops too.
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
     try:
         summary = soak.run()
     finally:
