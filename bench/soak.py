@@ -10,11 +10,14 @@ loopback (HTTP/1.1 and HTTP/2 over TLS, plain HTTP):
   - processes starting and exiting: every curl is one, and nginx is reloaded
     (new workers forked, old ones exit) every SOAK_RELOAD seconds.
 Every 10 s it samples loupe's VmRSS, VmHWM, open descriptors, CPU time and
-the rows it printed. At the end it compares RSS and descriptors at the
-reference point (SOAK_REF seconds, default 60) with the end (PASS if
-RSS_end <= RSS_ref + 1 MiB and the descriptors are equal), checks loupe's
-books (every loss counter 0, seen = events, the rows we read = the rows
-loupe printed) and prints a short report; --summary FILE writes it as JSON.
+its books (events and every loss counter, from --metrics); its rows are
+counted by wc. At the end it compares RSS and descriptors at the reference
+point (SOAK_REF seconds, default 60) with the end (PASS if RSS_end <=
+RSS_ref + 1 MiB and the descriptors are equal, links to container image
+layers that other work made meanwhile named and counted apart), checks
+loupe's books (every loss counter 0, seen = events, the rows wc counted =
+the rows loupe printed) and prints a short report; --summary FILE writes it
+as JSON, --report FILE prints it again.
 
 Filtering: every process of the soak runs under a user id of its own (one
 without a passwd entry and without processes), and loupe runs with
