@@ -59,7 +59,7 @@ CLANG_BPF_SYS_INCLUDES := $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Wno-unused-function \
 	      -Isrc/vmlinux -Isrc/bpf -Isrc $(CLANG_BPF_SYS_INCLUDES)
 
-.PHONY: all deps demo check unit integration clean format docs bench
+.PHONY: all deps demo check unit integration clean format docs bench soak
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -179,6 +179,11 @@ bench: loupe bench-tools
 	$(Q)bench/ssl_bench.py --go --rounds 5
 	$(Q)bench/capabilities/run.sh 5
 	$(Q)bench/endpoints_tax.py --rounds 5
+
+# The soak (root, 30 minutes; SOAK_SECONDS=N for another length): mixed
+# traffic under `trace ssl tcp`, RSS, descriptors and losses (bench/soak.py).
+soak: $(LOUPE_BIN)
+	$(Q)LOUPE=$(abspath $(LOUPE_BIN)) bench/soak.py --summary $(OUTPUT)/soak.json
 
 format:
 	$(Q)clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'bench/*.c' | grep -v vmlinux.h)
