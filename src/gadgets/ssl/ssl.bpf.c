@@ -82,27 +82,16 @@ const volatile bool trace_verify = false;
 const volatile __u32 sample_every = 1;
 const volatile __u32 max_data = SSL_DEFAULT_DATA;
 
-/* --- endpoints: the socket under each connection ------------------------------ */
+/* --- connections: an id and the socket under each (conn.bpf.h) --------------- */
 
 /*
  * While a thread is inside a TLS call (ssl_context, or ssl_hs_context for the
  * handshake functions that make no events), the read/write/send/recv
  * system calls it makes are the library talking to its socket: resolve
  * that fd to the socket's addresses (CO-RE, no per-version offsets) and
- * remember them per connection handle, as Pixie does.
+ * keep them with the connection, as Pixie does.
  */
-struct ssl_conn_key {
-	__u64 conn;
-	__u32 tgid;
-	__u32 pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH); /* handles are never closed here: LRU */
-	__uint(max_entries, 16384);
-	__type(key, struct ssl_conn_key);
-	__type(value, struct ssl_sock);
-} ssl_socks SEC(".maps");
+#include "conn.bpf.h"
 
 /*
  * Handshake calls that emit nothing (SSL_connect, gnutls_handshake...), by
@@ -128,36 +117,18 @@ static __always_inline bool go_runs_goroutine(const struct ssl_hs_call *hs);
 
 static __always_inline int note_syscall_fd(__u64 fd)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
-	struct ssl_conn_key key = { .tgid = pid_tgid >> 32 };
-	struct ssl_sock sock = {}, *old;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ssl_hs_call *hs;
 	struct ssl_call *call;
-	__u8 role = SSL_ROLE_UNKNOWN;
-	struct sock *sk;
 
 	call = bpf_map_lookup_elem(&ssl_context, &tid);
 	if (call) {
-		key.conn = call->conn;
-	} else {
-		hs = bpf_map_lookup_elem(&ssl_hs_context, &tid);
-		if (!hs || (hs->go_g && !go_runs_goroutine(hs)))
-			return 0;
-		key.conn = hs->conn;
-		role = hs->role;
+		conn_note_sock(call->conn, fd, SSL_ROLE_UNKNOWN);
+		return 0;
 	}
-	if (!key.conn || fd > 0x7fffffff)
-		return 0;
-	/* Re-resolved every time: a freed handle's address and fd number are reused. */
-	sk = loupe_fd_sock(fd);
-	if (!sk)
-		return 0;
-	sock.fd = fd;
-	loupe_sock_tuple(sk, &sock.tuple);
-	old = bpf_map_lookup_elem(&ssl_socks, &key);
-	sock.role = role ? role : old && old->fd == sock.fd ? old->role : SSL_ROLE_UNKNOWN;
-	bpf_map_update_elem(&ssl_socks, &key, &sock, BPF_ANY);
+	hs = bpf_map_lookup_elem(&ssl_hs_context, &tid);
+	if (hs && !(hs->go_g && !go_runs_goroutine(hs)))
+		conn_note_sock(hs->conn, fd, hs->role);
 	return 0;
 }
 
@@ -176,20 +147,6 @@ SYSCALL_FD_HOOK(sendto)
 SYSCALL_FD_HOOK(recvfrom)
 SYSCALL_FD_HOOK(sendmsg)
 SYSCALL_FD_HOOK(recvmsg)
-
-/* The endpoints known for a handle, into a record (fd -1: none yet). */
-static __always_inline void fill_sock(struct ssl_sock *dst, __u64 conn)
-{
-	struct ssl_conn_key key = { .conn = conn, .tgid = bpf_get_current_pid_tgid() >> 32 };
-	struct ssl_sock *s = bpf_map_lookup_elem(&ssl_socks, &key);
-
-	if (s) {
-		*dst = *s;
-	} else {
-		__builtin_memset(dst, 0, sizeof(*dst));
-		dst->fd = -1;
-	}
-}
 
 static __always_inline int hs_enter(const void *conn, __u32 role)
 {
@@ -370,12 +327,11 @@ static __always_inline int ssl_emit_call(struct pt_regs *ctx, const struct ssl_c
 	hdr = &job->hdr;
 	loupe_fill_proc(&hdr->proc);
 	hdr->call_id = call.start_ns;
-	hdr->conn = call.conn;
 	hdr->latency_ns = hdr->proc.ts_ns - call.start_ns;
 	hdr->ret = ret;
 	hdr->len = len;
 	hdr->op = call.op;
-	fill_sock(&hdr->sock, call.conn);
+	conn_fill(hdr, call.conn, true);
 	max = loupe_tunable(max_data, SSL_SLOT_MAX_DATA);
 	captured = (__u64)len < max ? len : max;
 	if (captured > SSL_MAX_DATA)
@@ -454,19 +410,26 @@ int trace_ssl_emit_data_bounded(struct pt_regs *ctx)
 	return 0;
 }
 
-/* The header of a record that is a whole call by itself, made now. */
-static __always_inline void meta_header(struct ssl_record *r, __u32 op, __u64 conn)
+/* The header of a record that is a whole call by itself, made now: no connection yet. */
+static __always_inline void meta_header(struct ssl_record *r, __u32 op)
 {
 	__builtin_memset(r, 0, sizeof(*r));
 	loupe_fill_proc(&r->proc);
 	r->call_id = r->proc.ts_ns;
-	r->conn = conn;
 	r->op = op;
 	r->flags = SSL_F_LAST;
+	r->sock.fd = -1;
 }
 
+/* What emit_meta's handle is. */
+enum meta_conn {
+	META_NO_CONN,	/* not a connection's (an exec: conn is the tgid) */
+	META_CONN_SEEN, /* maybe a connection's (SSL_CTX_set_verify takes a context too) */
+	META_CONN,	/* a connection's: its id is made if it has none yet */
+};
+
 /* A record without data (an exec, a verification event), for a traced thread. */
-static __always_inline int emit_meta(__u32 op, __u64 conn, __s64 val, bool with_sock)
+static __always_inline int emit_meta(__u32 op, __u64 conn, __s64 val, enum meta_conn how)
 {
 	struct ssl_record *r;
 
@@ -476,12 +439,12 @@ static __always_inline int emit_meta(__u32 op, __u64 conn, __s64 val, bool with_
 	r = op == SSL_OP_EXEC ? loupe_reserve_notice(sizeof(*r)) : loupe_reserve(sizeof(*r));
 	if (!r)
 		return 0;
-	meta_header(r, op, conn);
+	meta_header(r, op);
 	r->ret = val;
-	if (with_sock)
-		fill_sock(&r->sock, conn);
+	if (how == META_NO_CONN)
+		r->conn = conn;
 	else
-		r->sock.fd = -1;
+		conn_fill(r, conn, how == META_CONN);
 	/* A new process may do TLS within milliseconds: user space probes it now. */
 	if (op == SSL_OP_EXEC)
 		loupe_submit_now(r);
@@ -603,7 +566,8 @@ static __always_inline void probe_image(struct pt_regs *ctx, struct nss_range *r
 	{                                                                               \
 		/* --certs follows every mode: a later call may turn it back on. */     \
 		return mode == 0 || trace_certs                                          \
-			       ? emit_meta(SSL_OP_##func, (__u64)handle, mode, true)    \
+			       ? emit_meta(SSL_OP_##func, (__u64)handle, mode,          \
+					   META_CONN_SEEN)                              \
 			       : 0;                                                      \
 	}
 
@@ -638,6 +602,13 @@ static __always_inline void probe_image(struct pt_regs *ctx, struct nss_range *r
 #define SSL_BPF_VERIFY_PEERS3(lib, func, dir) SSL_BPF_VERIFY_STATUS(lib, func, PT_REGS_PARM3(ctx))
 #define SSL_BPF_VERIFY_PEERS(lib, func, dir) SSL_BPF_VERIFY_STATUS(lib, func, PT_REGS_PARM4(ctx))
 
+/* SSL_free(SSL *), SSL_clear(SSL *), gnutls_deinit(session), PR_Close(PRFileDesc *) */
+#define SSL_BPF_CONN_END(lib, func, dir)                                \
+	SSL_UPROBE(lib, func, void *handle)                             \
+	{                                                               \
+		return conn_retire(SSL_OP_##func, (__u64)handle);       \
+	}
+
 #define SSL_BPF_PROBES(lib, func, kind, dir, flags) SSL_BPF_##kind(lib, func, dir)
 SSL_ALL_PROBES(SSL_BPF_PROBES)
 
@@ -653,7 +624,7 @@ int trace_sched_process_exec(void *ctx)
 	bpf_map_delete_elem(&nss_ranges, &tgid);
 	if (trace_certs)
 		bpf_map_delete_elem(&certs_libssl, &tgid);
-	return emit_meta(SSL_OP_EXEC, tgid, 0, false);
+	return emit_meta(SSL_OP_EXEC, tgid, 0, META_NO_CONN);
 }
 
 /* A thread killed between entry and return must not leave its call behind. */
@@ -675,5 +646,7 @@ int trace_sched_process_exit(void *ctx)
 		bpf_map_delete_elem(&nss_ranges, &tgid);
 	if (tid == tgid && trace_certs)
 		bpf_map_delete_elem(&certs_libssl, &tgid);
+	if (tid == tgid)
+		conn_proc_exit(tgid);
 	return 0;
 }
