@@ -99,7 +99,7 @@ def streams(evs):
             continue
         s = out.setdefault((e["pid"], e["conn"]), {"read": b"", "write": b"", "handle": set()})
         s[e["direction"]] += e["data"].encode("latin-1")
-        s["handle"].add(e.get("handle"))
+        s["handle"].add(e.get("handle", e["conn"]))  # before issue 19 conn was the handle
     return out
 
 

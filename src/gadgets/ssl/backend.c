@@ -49,6 +49,7 @@ bool ssl_kind_has_return(int kind)
 	case SSL_KIND_SNI_STR:
 	case SSL_KIND_CONN_END:
 	case SSL_KIND_GO_CONN_END:
+	case SSL_KIND_CONN_RESET:
 		return false;
 	default:
 		return true;

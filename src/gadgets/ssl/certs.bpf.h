@@ -355,7 +355,7 @@ static __always_inline int certs_conn_new_exit(struct pt_regs *ctx, __u32 op)
 	if (!certs_args_take(&parent, &unused) || !conn)
 		return 0;
 	/* A new handle is a new connection, even if the last one's free went unseen. */
-	conn_retire(op, conn);
+	conn_retire(op, conn, false);
 	return emit_meta(op, conn, parent, META_CONN);
 }
 

@@ -69,7 +69,8 @@ static __always_inline struct ssl_conn_val *conn_of(__u64 handle, bool create)
 }
 
 /* A record's connection: id, handle and socket (id 0 and fd -1: none known). */
-static __always_inline void conn_fill(struct ssl_record *r, __u64 handle, bool create)
+static __always_inline struct ssl_conn_val *conn_fill(struct ssl_record *r, __u64 handle,
+						      bool create)
 {
 	struct ssl_conn_val *v = conn_of(handle, create);
 
@@ -82,6 +83,7 @@ static __always_inline void conn_fill(struct ssl_record *r, __u64 handle, bool c
 		__builtin_memset(&r->sock, 0, sizeof(r->sock));
 		r->sock.fd = -1;
 	}
+	return v;
 }
 
 /*
@@ -102,6 +104,7 @@ static __always_inline void conn_note_sock(__u64 handle, __u64 fd, __u8 role)
 	nv = *v;
 	nv.sock.role = role ? role : v->sock.fd == (__s32)fd ? v->sock.role : SSL_ROLE_UNKNOWN;
 	nv.sock.fd = fd;
+	nv.active = 1;
 	loupe_sock_tuple(sk, &nv.sock.tuple);
 	/* A whole update, not a write in place: a reader on another CPU sees one or the other. */
 	bpf_map_update_elem(&ssl_conns, &key, &nv, BPF_EXIST);
@@ -112,7 +115,7 @@ static __always_inline void conn_note_sock(__u64 handle, __u64 fd, __u8 role)
  * is told with a notice (counted in the books; a lost one is counted as
  * such) so that the analyses end what they keep for it now.
  */
-static __always_inline int conn_retire(__u32 op, __u64 handle)
+static __always_inline int conn_retire(__u32 op, __u64 handle, bool if_active)
 {
 	struct ssl_conn_key key = { .handle = handle, .tgid = bpf_get_current_pid_tgid() >> 32 };
 	struct ssl_conn_val *v = bpf_map_lookup_elem(&ssl_conns, &key);
@@ -120,7 +123,7 @@ static __always_inline int conn_retire(__u32 op, __u64 handle)
 	struct ssl_sock sock;
 	__u64 id;
 
-	if (!v)
+	if (!v || (if_active && !v->active))
 		return 0;
 	id = v->id;
 	sock = v->sock;

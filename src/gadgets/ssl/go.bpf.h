@@ -209,7 +209,7 @@ static __always_inline int go_exit(struct pt_regs *ctx, __u32 slot)
 		struct go_regs r;                                 \
                                                                   \
 		go_regs(ctx, &r);                                 \
-		return conn_retire(SSL_OP_##func, go_arg(&r, 0)); \
+		return conn_retire(SSL_OP_##func, go_arg(&r, 0), false); \
 	}
 
 #endif /* LOUPE_SSL_GO_BPF_H */

@@ -61,6 +61,9 @@
  *   CONN_END   f(handle, ...): entry only; the handle's connection is over (the
  *              library frees or resets it): its id is retired, user space told
  *   GO_CONN_END    func (c *Conn) Close() error: the same, for Go
+ *   CONN_RESET f(handle): entry only; ends the connection if it made a call or
+ *              used its socket (OpenSSL calls SSL_clear itself when the first
+ *              handshake starts: that is no new connection)
  */
 #define SSL_KIND_RW 0
 #define SSL_KIND_RW_EX 1
@@ -90,6 +93,7 @@
 #define SSL_KIND_CONN_NEW 25
 #define SSL_KIND_CONN_END 26
 #define SSL_KIND_GO_CONN_END 27
+#define SSL_KIND_CONN_RESET 28
 
 /*
  * Flags:
@@ -127,7 +131,7 @@
 	X(libcrypto, d2i_X509, CERT_DER, CERT, PROBE_MARKER | PROBE_CERTS)                 \
 	X(libcrypto, d2i_X509_AUX, CERT_NEST, NONE, PROBE_MARKER | PROBE_CERTS)             \
 	X(libssl, SSL_free, CONN_END, NONE, PROBE_HELPER)                                  \
-	X(libssl, SSL_clear, CONN_END, NONE, PROBE_HELPER)
+	X(libssl, SSL_clear, CONN_RESET, NONE, PROBE_HELPER)
 
 #define SSL_GNUTLS_PROBES(X)                                                               \
 	X(libgnutls, gnutls_record_send, RECORD, WRITE, PROBE_CORE)                        \

@@ -153,7 +153,9 @@ static __always_inline int hs_enter(const void *conn, __u32 role)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ssl_hs_call c = { (__u64)conn, role };
 
-	loupe_map_insert(&ssl_hs_context, &tid, &c);
+	/* A thread the filters turn away gets no connection, and costs no entry. */
+	if (!loupe_discard_current())
+		loupe_map_insert(&ssl_hs_context, &tid, &c);
 	return 0;
 }
 
@@ -311,6 +313,7 @@ static __always_inline long call_len(const struct ssl_call *call, long ret, __u8
 static __always_inline int ssl_emit_call(struct pt_regs *ctx, const struct ssl_call *callp, long ret)
 {
 	const struct ssl_call call = *callp;
+	struct ssl_conn_val *v;
 	struct ssl_record *hdr;
 	struct ssl_job *job;
 	__u32 zero = 0, captured;
@@ -331,7 +334,8 @@ static __always_inline int ssl_emit_call(struct pt_regs *ctx, const struct ssl_c
 	hdr->ret = ret;
 	hdr->len = len;
 	hdr->op = call.op;
-	conn_fill(hdr, call.conn, true);
+	if ((v = conn_fill(hdr, call.conn, true)) && !v->active)
+		v->active = 1;
 	max = loupe_tunable(max_data, SSL_SLOT_MAX_DATA);
 	captured = (__u64)len < max ? len : max;
 	if (captured > SSL_MAX_DATA)
@@ -602,11 +606,18 @@ static __always_inline void probe_image(struct pt_regs *ctx, struct nss_range *r
 #define SSL_BPF_VERIFY_PEERS3(lib, func, dir) SSL_BPF_VERIFY_STATUS(lib, func, PT_REGS_PARM3(ctx))
 #define SSL_BPF_VERIFY_PEERS(lib, func, dir) SSL_BPF_VERIFY_STATUS(lib, func, PT_REGS_PARM4(ctx))
 
-/* SSL_free(SSL *), SSL_clear(SSL *), gnutls_deinit(session), PR_Close(PRFileDesc *) */
+/* SSL_free(SSL *), gnutls_deinit(session), PR_Close(PRFileDesc *) */
 #define SSL_BPF_CONN_END(lib, func, dir)                                \
 	SSL_UPROBE(lib, func, void *handle)                             \
 	{                                                               \
-		return conn_retire(SSL_OP_##func, (__u64)handle);       \
+		return conn_retire(SSL_OP_##func, (__u64)handle, false); \
+	}
+
+/* SSL_clear(SSL *): a reset of a connection that did something */
+#define SSL_BPF_CONN_RESET(lib, func, dir)                              \
+	SSL_UPROBE(lib, func, void *handle)                             \
+	{                                                               \
+		return conn_retire(SSL_OP_##func, (__u64)handle, true); \
 	}
 
 #define SSL_BPF_PROBES(lib, func, kind, dir, flags) SSL_BPF_##kind(lib, func, dir)

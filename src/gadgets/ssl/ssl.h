@@ -141,6 +141,8 @@ struct ssl_conn_val {
 	__u64 id;
 	__u64 born_ns;
 	struct ssl_sock sock;
+	__u32 active; /* it made a call or used its socket: a reset ends it */
+	__u32 pad;
 };
 
 #endif /* LOUPE_SSL_H */
