@@ -21,34 +21,12 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from loupetest import TAP, Loupe, free_port, make_cert, require_root, wait_port  # noqa: E402
+sys.path.insert(0, os.path.dirname(__file__))
+from loupetest import TAP, Loupe, require_root  # noqa: E402
+from tlsservers import Server  # noqa: E402
 
 SEQ, CONC = 200, 50
 COMM = "lp19cid"  # every process of this test runs under this name: --comm keeps others out
-
-NGINX_CONF = """
-daemon off;
-master_process off;
-worker_processes 1;
-error_log {dir}/error.log;
-pid {dir}/nginx.pid;
-events {{ worker_connections 512; }}
-http {{
-    access_log off;
-    keepalive_timeout 0;
-    client_body_temp_path {dir}/body;
-    proxy_temp_path {dir}/proxy;
-    fastcgi_temp_path {dir}/fastcgi;
-    uwsgi_temp_path {dir}/uwsgi;
-    scgi_temp_path {dir}/scgi;
-    server {{
-        listen 127.0.0.1:{port} ssl;
-        ssl_certificate {cert};
-        ssl_certificate_key {key};
-        location / {{ return 200 "conn $request_uri\\n"; }}
-    }}
-}}
-"""
 
 # 50 connections at once: every handshake is done before the first request.
 CONCURRENT = r"""
@@ -114,17 +92,15 @@ def main():
     tmp = tempfile.mkdtemp(prefix="loupe-conn-id-")
     os.chmod(tmp, 0o755)
     token = secrets.token_hex(6)
-    port = free_port()
-    cert, key = make_cert(tmp)
-    conf = os.path.join(tmp, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(NGINX_CONF.format(dir=tmp, port=port, cert=cert, key=key))
-    nginx = subprocess.Popen([alias(tmp, "nginx"), "-c", conf, "-p", tmp],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    lp = None
+    nginx, lp = None, None
     try:
-        if not tap.ok(wait_port(port), "nginx (one worker) listens"):
-            return tap.done()
+        # One worker (tlsservers' nginx); each path a file that names itself.
+        nginx = Server("nginx", exe=alias(tmp, "nginx"))
+        port = nginx.port
+        for p in [f"c/{i}" for i in range(SEQ)] + [f"p/{i}" for i in range(CONC)]:
+            os.makedirs(os.path.join(nginx.dir, "www", p))
+            with open(os.path.join(nginx.dir, "www", p, token), "w") as f:
+                f.write(f"conn /{p}/{token}\n")
         lp = Loupe(["trace", "ssl", "--comm", COMM, "--buffer-size", "16M"])
         # 200 sequential connections from one curl process.
         cfg = os.path.join(tmp, "curl.cfg")
@@ -219,8 +195,8 @@ def main():
         if lp:
             lp.stop()
             lp.cleanup()
-        nginx.terminate()
-        nginx.wait(10)
+        if nginx:
+            nginx.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     tap.done()
 

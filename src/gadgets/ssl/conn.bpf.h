@@ -133,14 +133,11 @@ static __always_inline int conn_retire(__u32 op, __u64 handle, bool if_active)
 	r = loupe_reserve_notice(sizeof(*r));
 	if (!r)
 		return 0;
-	__builtin_memset(r, 0, sizeof(*r));
-	loupe_fill_proc(&r->proc);
-	r->call_id = r->proc.ts_ns;
+	meta_header(r, op);
 	r->conn = id;
 	r->handle = handle;
 	r->sock = sock;
-	r->op = op;
-	r->flags = SSL_F_LAST | SSL_F_CONN_END;
+	r->flags |= SSL_F_CONN_END;
 	loupe_submit(r);
 	return 0;
 }
@@ -156,13 +153,8 @@ static __always_inline void conn_proc_exit(__u32 tgid)
 	r = loupe_reserve_notice(sizeof(*r));
 	if (!r)
 		return;
-	__builtin_memset(r, 0, sizeof(*r));
-	loupe_fill_proc(&r->proc);
-	r->call_id = r->proc.ts_ns;
+	meta_header(r, SSL_OP_PROC_EXIT);
 	r->conn = tgid;
-	r->op = SSL_OP_PROC_EXIT;
-	r->sock.fd = -1;
-	r->flags = SSL_F_LAST;
 	loupe_submit_now(r);
 }
 

@@ -91,6 +91,17 @@ const volatile __u32 max_data = SSL_DEFAULT_DATA;
  * that fd to the socket's addresses (CO-RE, no per-version offsets) and
  * keep them with the connection, as Pixie does.
  */
+/* The header of a record that is a whole call by itself, made now: no connection yet. */
+static __always_inline void meta_header(struct ssl_record *r, __u32 op)
+{
+	__builtin_memset(r, 0, sizeof(*r));
+	loupe_fill_proc(&r->proc);
+	r->call_id = r->proc.ts_ns;
+	r->op = op;
+	r->flags = SSL_F_LAST;
+	r->sock.fd = -1;
+}
+
 #include "conn.bpf.h"
 
 /*
@@ -412,17 +423,6 @@ int trace_ssl_emit_data_bounded(struct pt_regs *ctx)
 		if (emit_nth(job, i))
 			break;
 	return 0;
-}
-
-/* The header of a record that is a whole call by itself, made now: no connection yet. */
-static __always_inline void meta_header(struct ssl_record *r, __u32 op)
-{
-	__builtin_memset(r, 0, sizeof(*r));
-	loupe_fill_proc(&r->proc);
-	r->call_id = r->proc.ts_ns;
-	r->op = op;
-	r->flags = SSL_F_LAST;
-	r->sock.fd = -1;
 }
 
 /* What emit_meta's handle is. */
