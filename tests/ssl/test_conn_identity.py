@@ -19,10 +19,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 sys.path.insert(0, os.path.dirname(__file__))
-from loupetest import TAP, Loupe, require_root  # noqa: E402
+from loupetest import TAP, Loupe, loupe_maps, map_entries, require_root  # noqa: E402
 from tlsservers import Server  # noqa: E402
 
 SEQ, CONC = 200, 50
@@ -60,12 +61,27 @@ json.dump(res, open(out, "w"))
 """
 
 
+# A client that exits without closing: only its exit can end its connection.
+EXITS = r"""
+import os, socket, ssl, sys
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))),
+                    server_hostname="localhost")
+s.sendall(f"GET {sys.argv[2]} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+s.recv(65536)
+os._exit(0)
+"""
+
+
 def alias(tmp, prog):
     """prog started as COMM (a process's comm is the name it was started by)."""
     d = os.path.join(tmp, os.path.basename(prog))
-    os.makedirs(d)
     link = os.path.join(d, COMM)
-    os.symlink(shutil.which(prog) or prog, link)
+    if not os.path.exists(link):
+        os.makedirs(d)
+        os.symlink(shutil.which(prog) or prog, link)
     return link
 
 
@@ -118,10 +134,25 @@ def main():
         tap.eq(py.returncode, 0, f"python3 held {CONC} connections at once")
         if py.returncode:
             print("# " + py.stderr.decode(errors="replace")[-500:])
+        ex = subprocess.run([alias(tmp, "/usr/bin/python3"), "-c", EXITS, str(port),
+                             f"/exit/{token}"], capture_output=True, timeout=60)
+        # Every connection is over (freed, or its process gone): the kernel's table is empty.
+        maps = loupe_maps(lp.proc.pid)
+        left = None
+        for _ in range(50):
+            left = map_entries(maps["ssl_conns"]) if "ssl_conns" in maps else None
+            if left == []:
+                break
+            time.sleep(0.1)
+        tap.ok(ex.returncode == 0 and left == [],
+               "ssl_conns is empty once every connection was freed or its process exited",
+               f"rc {ex.returncode}, {len(left or [])} entries left: {str(left)[:300]}")
         lp.stop()
         evs = lp.events()
         stats = lp.stats() or {}
-        by = streams(evs)
+        # The exiting client's connection (a 404) is not one of the 250.
+        by = {k: v for k, v in streams(evs).items()
+              if f"/exit/{token}" not in (path_of(v["read"]), path_of(v["write"]))}
         srv = {k: v for k, v in by.items() if k[0] == nginx.pid}
         cli = {k: v for k, v in by.items() if k[0] != nginx.pid}
         tap.eq(len(srv), SEQ + CONC, "server side: one conn id per connection")

@@ -66,15 +66,19 @@ static void conn_end(struct session *s, struct ssl_conn *c)
  * then (a new image, or a new process with the same pid, may have made
  * its own since).
  */
-static void sweep_kernel(struct session *s, uint32_t tgid, uint64_t before_ns)
+static void sweep_kernel(struct session *s, uint32_t tgid, uint64_t before_ns, bool exited)
 {
 	struct bpf_map *map = bpf_object__find_map_by_name(s->obj, "ssl_conns");
+	struct bpf_map *procs = bpf_object__find_map_by_name(s->obj, "ssl_conn_procs");
 	struct ssl_conn_key prev, cur;
 	struct ssl_conn_val v;
 	bool first = true;
+	__u8 any;
 	int fd;
 
-	if (!map)
+	/* Every exec is told: walk the map only for a process that had connections. */
+	if (!map || !procs ||
+	    (!exited && bpf_map_lookup_elem(bpf_map__fd(procs), &tgid, &any)))
 		return;
 	fd = bpf_map__fd(map);
 	while (!bpf_map_get_next_key(fd, first ? NULL : &prev, &cur)) {
@@ -105,7 +109,7 @@ void conn_notice(struct session *s, const struct ssl_record *r)
 			conn_end(s, &st->conns[i]);
 			st->conns_swept++;
 		}
-	sweep_kernel(s, r->proc.pid, r->proc.ts_ns);
+	sweep_kernel(s, r->proc.pid, r->proc.ts_ns, r->op == SSL_OP_PROC_EXIT);
 }
 
 void conns_free(struct session *s)
