@@ -77,8 +77,7 @@ static void sweep_kernel(struct session *s, uint32_t tgid, uint64_t before_ns, b
 	int fd;
 
 	/* Every exec is told: walk the map only for a process that had connections. */
-	if (!map || !procs ||
-	    (!exited && bpf_map_lookup_elem(bpf_map__fd(procs), &tgid, &any)))
+	if (!map || !procs || (!exited && bpf_map_lookup_elem(bpf_map__fd(procs), &tgid, &any)))
 		return;
 	fd = bpf_map__fd(map);
 	while (!bpf_map_get_next_key(fd, first ? NULL : &prev, &cur)) {
