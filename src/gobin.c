@@ -379,7 +379,12 @@ int go_binary_read(const char *path, struct go_info *info, struct go_func *funcs
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	f.elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	/*
+	 * Read, not mapped: the kernel puts the breakpoints of every uprobe on
+	 * the file (another loupe's, our own) into any new mapping of it that
+	 * may execute, a read-only one too, and RETs would read as INT3.
+	 */
+	f.elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!f.elf || elf_kind(f.elf) != ELF_K_ELF || !gelf_getehdr(f.elf, &eh)) {
 		err = -ENOEXEC;
 		goto out;

@@ -97,8 +97,9 @@ try:
     tap.ok(rc1 == 0 and "hello from go, HTTP/1.1 /go-h1-get" in out1 and rc2 == 0 and
            "got /go-h2-post 18 " in out2, "the Go client and server talk (the test is meaningful)",
            out1 + out2)
-    tap.ok(re.search(r"probing \S*/gotls \(4 functions: go\)", lp.stderr),
-           "gotls probed: 4 functions (Write, Read, client and server handshakes)", lp.stderr)
+    tap.ok(re.search(r"probing \S*/gotls \(5 functions: go\)", lp.stderr),
+           "gotls probed: 5 functions (Write, Read, client and server handshakes, Close)",
+           lp.stderr)
     tap.ok("register ABI, functions from .symtab" in lp.stderr, "-v: register ABI, .symtab")
     srv_evs = calls(evs, srv.pid)
     cli_pids = sorted({e["pid"] for e in evs if e["pid"] != srv.pid})

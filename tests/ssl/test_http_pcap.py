@@ -4,6 +4,7 @@ nghttp against nginx (http2) and nghttpd; curl --http1.1 and wget (GnuTLS)
 against nginx.  Methods, paths, statuses and :authority decoded; the pcap
 file, read by tshark, lists the same requests."""
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,12 @@ def responses_of(rows, pid):
 def check_client(name, comm, cmds, server, version, want):
     """Run cmds (each a list) under one loupe --http --pcap session."""
     pcap = os.path.join(tmp, f"{name}.pcap")
+    # Under a name of our own: the pcap holds every traced process's streams, and
+    # other curls on this machine (a soak, another suite) must not get in.
+    comm, own = "lp9" + comm, os.path.join(tmp, "bin-" + name)
+    os.makedirs(own)
+    os.symlink(shutil.which(cmds[0][0]), os.path.join(own, comm))
+    cmds = [[os.path.join(own, comm)] + cmd[1:] for cmd in cmds]
     lp = Loupe(["trace", "ssl", "--http", "--pcap", pcap, "--comm", comm])
     pids = []
     for cmd in cmds:

@@ -46,7 +46,8 @@ http {{
 class Server:
     """nginx or nghttpd on a free port, serving DIR/www (index.html, a.txt)."""
 
-    def __init__(self, kind):
+    def __init__(self, kind, exe=None):
+        """exe: the program to start (a link under a command name of the test's own)."""
         self.kind = kind
         self.dir = tempfile.mkdtemp(prefix=f"loupe-ssl9-{kind}-")
         self.port = free_port()
@@ -62,7 +63,7 @@ class Server:
             with open(conf, "w") as f:
                 f.write(NGINX_CONF.format(dir=self.dir, port=self.port, cert=self.cert,
                                           key=self.key))
-            cmd = ["nginx", "-c", conf, "-p", self.dir]
+            cmd = [exe or "nginx", "-c", conf, "-p", self.dir]
         else:
             cmd = ["nghttpd", "-a", "127.0.0.1", "-d", www, str(self.port), self.key,
                    self.cert]

@@ -63,7 +63,7 @@ int analyses_feed(struct session *s, struct ssl_call *c)
 	int err;
 
 	if (st->conns && ssl_kind_has_data(c->op->kind) && c->len)
-		c->conn = conn_get(s, c->r->proc.pid, c->r->conn, c->r->proc.ts_ns);
+		c->conn = conn_get(s, c->r);
 	for_each_active (s, a, i)
 		if (a->feed && (err = a->feed(s, c)))
 			return err;

@@ -318,7 +318,7 @@ static void take_cert(struct session *s, struct ssl_conn *conn, struct certs_con
 static struct certs_conn *certs_conn(struct session *s, const struct ssl_record *r,
 				     struct ssl_conn **connp)
 {
-	struct ssl_conn *conn = conn_get(s, r->proc.pid, r->conn, r->proc.ts_ns);
+	struct ssl_conn *conn = conn_get(s, r);
 
 	*connp = conn;
 	if (conn && !conn->an[AN_CERTS])
@@ -342,13 +342,13 @@ static int certs_feed(struct session *s, struct ssl_call *c)
 		 */
 		conn = c->conn;
 		if (!conn && r->len)
-			conn = conn_get(s, r->proc.pid, r->conn, r->proc.ts_ns);
+			conn = conn_get(s, r);
 		if (conn && (cc = conn->an[AN_CERTS]) && cc->state == CC_COLLECTING)
 			show(s, conn, cc);
 		return 0;
 	}
 	if (c->op->kind == SSL_KIND_VERIFY_MODE) {
-		mode_set(cs, r->proc.pid, r->conn, r->ret == 0);
+		mode_set(cs, r->proc.pid, r->handle, r->ret == 0);
 		return 0;
 	}
 	if (c->op->dir != SSL_DIR_CERT && c->op->dir != SSL_DIR_VERIFY)
@@ -363,7 +363,7 @@ static int certs_feed(struct session *s, struct ssl_call *c)
 		/* A new connection inherits its context's verify mode, and has none of its own. */
 		restart(s, conn, cc);
 		cc->verify_disabled = m && m->disabled;
-		if ((m = mode_find(cs, r->proc.pid, r->conn)))
+		if ((m = mode_find(cs, r->proc.pid, r->handle)))
 			m->used = false;
 		break;
 	}

@@ -71,6 +71,12 @@ static int local_is_client(const struct pcap_state *ps, const struct ssl_call *c
 	return le != re ? le : -1;
 }
 
+/* A stream per connection: its id is never another's, its process's pid in the top bits. */
+static uint64_t pcap_key(uint32_t pid, uint64_t id)
+{
+	return id ^ (uint64_t)pid << 48;
+}
+
 static int pcap_feed(struct session *s, struct ssl_call *c)
 {
 	struct ssl_state *st = s->state;
@@ -78,7 +84,7 @@ static int pcap_feed(struct session *s, struct ssl_call *c)
 	const struct ssl_sock *k = &c->r->sock;
 	struct pcap_endpoint l = {}, rm = {};
 
-	if (!ssl_kind_has_data(c->op->kind) || !c->len)
+	if (!ssl_kind_has_data(c->op->kind) || !c->len || !c->conn)
 		return 0;
 	if (k->known && (k->tuple.family == AF_INET || k->tuple.family == AF_INET6)) {
 		l.family = rm.family = k->tuple.family;
@@ -87,10 +93,19 @@ static int pcap_feed(struct session *s, struct ssl_call *c)
 		l.port = k->tuple.lport;
 		rm.port = k->tuple.rport;
 	}
-	pcap_out_data(ps->out, c->r->conn ^ (uint64_t)c->r->proc.pid << 48, &l, &rm,
-		      local_is_client(ps, c), c->write, c->data, c->len,
-		      boot_to_wall_ns(c->r->proc.ts_ns));
+	pcap_out_data(ps->out, pcap_key(c->conn->pid, c->conn->id), &l, &rm, local_is_client(ps, c),
+		      c->write, c->data, c->len, boot_to_wall_ns(c->r->proc.ts_ns));
 	return 0;
+}
+
+/* The connection is over: its stream ends now (FIN), not at exit. */
+static void pcap_conn_end(struct session *s, struct ssl_conn *c)
+{
+	struct ssl_state *st = s->state;
+	struct pcap_state *ps = st->an->priv[AN_PCAP];
+
+	if (ps && ps->out)
+		pcap_out_close_conn(ps->out, pcap_key(c->pid, c->id), boot_to_wall_ns(c->last_ns));
 }
 
 static void pcap_close(struct session *s)
@@ -108,7 +123,9 @@ static void pcap_close(struct session *s)
 const struct ssl_analysis ssl_analysis_pcap = {
 	.name = "pcap",
 	.wanted = pcap_wanted,
+	.per_conn = true,
 	.open = pcap_open,
 	.feed = pcap_feed,
+	.conn_end = pcap_conn_end,
 	.close = pcap_close,
 };

@@ -22,6 +22,7 @@ const struct ssl_op_info ssl_ops[SSL_OP_MAX] = {
 	SSL_GO_ROWS(SSL_OP_SYMBOL, _)
 #undef SSL_OP_SYMBOL
 	[SSL_OP_EXEC] = { .name = "exec", .dir = SSL_DIR_NONE, .kind = -1 },
+	[SSL_OP_PROC_EXIT] = { .name = "exit", .dir = SSL_DIR_NONE, .kind = -1 },
 };
 /* clang-format on */
 
@@ -46,6 +47,9 @@ bool ssl_kind_has_return(int kind)
 	case SSL_KIND_SNI_CTRL:
 	case SSL_KIND_SNI_LEN:
 	case SSL_KIND_SNI_STR:
+	case SSL_KIND_CONN_END:
+	case SSL_KIND_GO_CONN_END:
+	case SSL_KIND_CONN_RESET:
 		return false;
 	default:
 		return true;

@@ -102,11 +102,11 @@ static __always_inline int certs_emit(__u32 op, __u64 conn, const __u8 *der, __u
 
 	if (!hdr)
 		return 0;
-	meta_header(hdr, op, conn); /* flags: each record's own, below */
+	meta_header(hdr, op); /* flags: each record's own, below */
 	hdr->ret = (__s64)((count & 0xffff) << 16 | (index & 0xffff));
 	hdr->len = len;
 	hdr->captured = captured;
-	fill_sock(&hdr->sock, conn);
+	conn_fill(hdr, conn, true);
 	for (__u32 i = 0; i < SSL_CERT_CHUNKS; i++) {
 		__u32 off = i * SSL_CHUNK, n = 0;
 		__u8 flags = 0;
@@ -308,8 +308,8 @@ static __always_inline int certs_name(__u32 op, __u64 conn, const char *name, __
 	r = loupe_reserve(sizeof(*r) + SSL_CERT_NAME_MAX);
 	if (!r)
 		return 0;
-	meta_header(r, op, conn);
-	fill_sock(&r->sock, conn);
+	meta_header(r, op);
+	conn_fill(r, conn, true);
 	if (len) {
 		n = len < SSL_CERT_NAME_MAX ? len : SSL_CERT_NAME_MAX;
 		/* Re-clamp behind a barrier: the verifier must see the bound. */
@@ -354,7 +354,9 @@ static __always_inline int certs_conn_new_exit(struct pt_regs *ctx, __u32 op)
 
 	if (!certs_args_take(&parent, &unused) || !conn)
 		return 0;
-	return emit_meta(op, conn, parent, false);
+	/* A new handle is a new connection, even if the last one's free went unseen. */
+	conn_retire(op, conn, false);
+	return emit_meta(op, conn, parent, META_CONN);
 }
 
 #define SSL_CTRL_SET_TLSEXT_HOSTNAME 55 /* SSL_set_tlsext_host_name() */

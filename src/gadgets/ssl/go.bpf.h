@@ -201,4 +201,15 @@ static __always_inline int go_exit(struct pt_regs *ctx, __u32 slot)
 #define SSL_BPF_GO_HS_CLIENT(lib, func, dir) SSL_BPF_GO(lib, func, dir, GO_SLOT_HS, SSL_ROLE_CLIENT)
 #define SSL_BPF_GO_HS_SERVER(lib, func, dir) SSL_BPF_GO(lib, func, dir, GO_SLOT_HS, SSL_ROLE_SERVER)
 
+/* func (c *Conn) Close() error: the connection is over (entry only, no RET programs). */
+#define SSL_BPF_GO_CONN_END(lib, func, dir)                              \
+	SEC("uprobe")                                                    \
+	int trace_uprobe_##lib##_##func(struct pt_regs *ctx)             \
+	{                                                                \
+		struct go_regs r;                                        \
+                                                                         \
+		go_regs(ctx, &r);                                        \
+		return conn_retire(SSL_OP_##func, go_arg(&r, 0), false); \
+	}
+
 #endif /* LOUPE_SSL_GO_BPF_H */

@@ -57,27 +57,31 @@ static struct bpf_program *go_prog(struct session *s, enum ssl_op op, bool ret)
 	return bpf_object__find_program_by_name(s->obj, name);
 }
 
-/* One function: its entry, then every RET.  Returns 1 when attached, 0 if not. */
+/*
+ * One function: its entry, then every RET (a function without a "return"
+ * program, Close, has its entry only).  Returns 1 when attached, 0 if not.
+ */
 static int go_attach(struct session *s, const char *path, const char *shown, enum ssl_op op,
 		     const struct go_func *f, __u64 cookie)
 {
 	struct bpf_program *entry = go_prog(s, op, false), *ret = go_prog(s, op, true);
 
-	if (!entry || !ret)
+	if (!entry)
 		return 0;
-	if (f->err || !f->nr_rets) {
+	if (ret && (f->err || !f->nr_rets)) {
 		loupe_warn("%s: %s: %s; not traced", shown, f->name,
 			   f->err == -E2BIG ? "more returns than loupe probes"
 					    : "code loupe cannot decode");
 		return 0;
 	}
 	/* Returns first: an entry without its returns would leave calls open. */
-	for (int k = 0; k < f->nr_rets; k++)
+	for (int k = 0; ret && k < f->nr_rets; k++)
 		if (uprobe_attach_cookie(s, ret, path, f->name, f->rets[k], false, cookie))
 			goto fail;
 	if (uprobe_attach_cookie(s, entry, path, f->name, f->offset, false, cookie))
 		goto fail;
-	loupe_info(s, "  %s: %s at %#lx, %d returns", shown, f->name, f->vaddr, f->nr_rets);
+	loupe_info(s, "  %s: %s at %#lx, %d returns", shown, f->name, f->vaddr,
+		   ret ? f->nr_rets : 0);
 	return 1;
 fail:
 	loupe_warn("%s: %s could not be probed (-v for details)", shown, f->name);

@@ -184,6 +184,7 @@ struct ssl_state {
 	/* Connections and the analyses' shared state. */
 	struct ssl_conn *conns;
 	uint64_t conns_evicted;
+	uint64_t conns_ended, conns_swept; /* retired by the library; by exec or exit */
 	struct analysis_state *an;
 	/* Protocol rows (decode.c): --decode, --proto, --http; bits 1 << enum proto_id. */
 	bool decode;
@@ -242,6 +243,7 @@ enum {
 	F_CHAIN,
 	F_FINDINGS,
 	F_VERIFICATION,
+	F_HANDLE,
 	F_MAX,
 };
 
@@ -275,11 +277,12 @@ enum {
 	AN_MAX,
 };
 
-/* A connection as the analyses know it, by process and handle. */
+/* A connection as the analyses know it, by process and id (conn.bpf.h). */
 struct ssl_conn {
 	bool used;
 	uint32_t pid;
-	uint64_t handle;
+	uint64_t id;	 /* the record's conn; the handle with CONN_NO_ID when it has none */
+	uint64_t handle; /* the library's, for what is set on a handle (verify modes) */
 	uint64_t last_ns;
 	bool broken;	/* bytes went missing: a parser would guess from here on */
 	int client_dir; /* 1: the local writes are the client's; 0: the reads; -1: unknown */
@@ -288,7 +291,13 @@ struct ssl_conn {
 	uint8_t proto_rejected; /* 1 << enum proto_id: not that protocol */
 };
 
-struct ssl_conn *conn_get(struct session *s, uint32_t pid, uint64_t handle, uint64_t now);
+/* A record without an id (ssl_conns was full): keyed by its handle, which can mix. */
+#define CONN_NO_ID (1ull << 63)
+
+/* The connection of a record, made at first sight; NULL when there is no table. */
+struct ssl_conn *conn_get(struct session *s, const struct ssl_record *r);
+/* Notices: a connection is over (SSL_F_CONN_END), a process exec'd or exited. */
+void conn_notice(struct session *s, const struct ssl_record *r);
 void conns_free(struct session *s);
 
 /* --- analyses ---------------------------------------------------------------------------- */

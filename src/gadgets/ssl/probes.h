@@ -57,6 +57,13 @@
  *   SNI_STR    f(handle, const char *name): entry only
  *   CONN_NEW   handle f(parent): the context a new connection inherits from;
  *              with an image cookie, where the library lies (CERT_DER's callers)
+ * Connection identity (ssl_conns in ssl.bpf.c):
+ *   CONN_END   f(handle, ...): entry only; the handle's connection is over (the
+ *              library frees or resets it): its id is retired, user space told
+ *   GO_CONN_END    func (c *Conn) Close() error: the same, for Go
+ *   CONN_RESET f(handle): entry only; ends the connection if it made a call or
+ *              used its socket (OpenSSL calls SSL_clear itself when the first
+ *              handshake starts: that is no new connection)
  */
 #define SSL_KIND_RW 0
 #define SSL_KIND_RW_EX 1
@@ -84,6 +91,9 @@
 #define SSL_KIND_SNI_LEN 23
 #define SSL_KIND_SNI_STR 24
 #define SSL_KIND_CONN_NEW 25
+#define SSL_KIND_CONN_END 26
+#define SSL_KIND_GO_CONN_END 27
+#define SSL_KIND_CONN_RESET 28
 
 /*
  * Flags:
@@ -119,7 +129,9 @@
 	X(libssl, SSL_new, CONN_NEW, CERT, PROBE_HELPER | PROBE_CERTS | PROBE_IMAGE_COOKIE) \
 	X(libssl, SSL_ctrl, SNI_CTRL, CERT, PROBE_HELPER | PROBE_CERTS)                    \
 	X(libcrypto, d2i_X509, CERT_DER, CERT, PROBE_MARKER | PROBE_CERTS)                 \
-	X(libcrypto, d2i_X509_AUX, CERT_NEST, NONE, PROBE_MARKER | PROBE_CERTS)
+	X(libcrypto, d2i_X509_AUX, CERT_NEST, NONE, PROBE_MARKER | PROBE_CERTS)             \
+	X(libssl, SSL_free, CONN_END, NONE, PROBE_HELPER)                                  \
+	X(libssl, SSL_clear, CONN_RESET, NONE, PROBE_HELPER)
 
 #define SSL_GNUTLS_PROBES(X)                                                               \
 	X(libgnutls, gnutls_record_send, RECORD, WRITE, PROBE_CORE)                        \
@@ -132,7 +144,8 @@
 	X(libgnutls, gnutls_certificate_verify_peers, VERIFY_PEERS, VERIFY,                 \
 	  PROBE_HELPER | PROBE_VERIFY)                                                     \
 	X(libgnutls, gnutls_server_name_set, SNI_LEN, CERT, PROBE_HELPER | PROBE_CERTS)    \
-	X(libgnutls, gnutls_certificate_get_peers, CERT_LIST, CERT, PROBE_HELPER | PROBE_CERTS)
+	X(libgnutls, gnutls_certificate_get_peers, CERT_LIST, CERT, PROBE_HELPER | PROBE_CERTS) \
+	X(libgnutls, gnutls_deinit, CONN_END, NONE, PROBE_HELPER)
 
 /* NSS: its I/O goes through NSPR's PR_* calls; its SSL layer is in libssl3.so. */
 #define SSL_NSS_PROBES(X)                                                                  \
@@ -142,7 +155,8 @@
 	X(libnss, PR_Recv, NSPR, READ, PROBE_CORE)                                         \
 	X(libnss, SSL_ImportFD, IMAGE, NONE, PROBE_MARKER | PROBE_IMAGE_COOKIE)            \
 	X(libnss, SSL_SetURL, SNI_STR, CERT, PROBE_MARKER | PROBE_CERTS)                   \
-	X(libnss, CERT_NewTempCertificate, CERT_ITEM, CERT, PROBE_MARKER | PROBE_CERTS)
+	X(libnss, CERT_NewTempCertificate, CERT_ITEM, CERT, PROBE_MARKER | PROBE_CERTS)    \
+	X(libnss, PR_Close, CONN_END, NONE, PROBE_HELPER)
 
 /*
  * libcrypto's signing, verification and key agreement (--crypto): latency
@@ -181,7 +195,8 @@
 	R(X, go, tls_client_handshake, "crypto/tls.(*Conn).clientHandshake", GO_HS_CLIENT, \
 	  HANDSHAKE, PROBE_HELPER)                                                         \
 	R(X, go, tls_server_handshake, "crypto/tls.(*Conn).serverHandshake", GO_HS_SERVER, \
-	  HANDSHAKE, PROBE_HELPER)
+	  HANDSHAKE, PROBE_HELPER)                                                         \
+	R(X, go, tls_conn_close, "crypto/tls.(*Conn).Close", GO_CONN_END, NONE, PROBE_HELPER)
 #define SSL_GO_ROW(X, lib, func, sym, kind, dir, flags) X(lib, func, kind, dir, flags)
 #define SSL_GO_PROBES(X) SSL_GO_ROWS(SSL_GO_ROW, X)
 

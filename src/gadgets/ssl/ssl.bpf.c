@@ -82,13 +82,13 @@ const volatile bool trace_verify = false;
 const volatile __u32 sample_every = 1;
 const volatile __u32 max_data = SSL_DEFAULT_DATA;
 
-/* --- endpoints: the socket under each connection ------------------------------ */
+/* --- connections: an id and the socket under each (conn.bpf.h) --------------- */
 
 /*
  * While a thread is inside a TLS call (ssl_context, or ssl_hs_context for the
  * handshake functions that make no events), the socket I/O it does is the
- * library talking to its socket: remember that socket's addresses (CO-RE, no
- * per-version offsets) per connection handle, as Pixie does.
+ * library talking to its socket: keep that socket's addresses (CO-RE, no
+ * per-version offsets) with the connection, as Pixie does.
  *
  * Where the socket layer has its own tracepoints (sock_send_length and
  * sock_recv_length, Linux 6.3+) they hand us the socket, and only socket
@@ -96,18 +96,18 @@ const volatile __u32 max_data = SSL_DEFAULT_DATA;
  * tracepoints do, and resolve the fd: every such call of every process on
  * the host then pays for a program and the syscall tracing path.
  */
-struct ssl_conn_key {
-	__u64 conn;
-	__u32 tgid;
-	__u32 pad;
-};
+/* The header of a record that is a whole call by itself, made now: no connection yet. */
+static __always_inline void meta_header(struct ssl_record *r, __u32 op)
+{
+	__builtin_memset(r, 0, sizeof(*r));
+	loupe_fill_proc(&r->proc);
+	r->call_id = r->proc.ts_ns;
+	r->op = op;
+	r->flags = SSL_F_LAST;
+	r->sock.fd = -1;
+}
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH); /* handles are never closed here: LRU */
-	__uint(max_entries, 16384);
-	__type(key, struct ssl_conn_key);
-	__type(value, struct ssl_sock);
-} ssl_socks SEC(".maps");
+#include "conn.bpf.h"
 
 /*
  * Handshake calls that emit nothing (SSL_connect, gnutls_handshake...), by
@@ -157,44 +157,27 @@ static __always_inline __s32 syscall_fd(void)
 	return -1;
 }
 
-static __always_inline int note_sock(struct sock *sk, __u64 fd)
+static __always_inline int note_sock(struct sock *sk, __s64 fd)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
-	struct ssl_conn_key key = { .tgid = pid_tgid >> 32 };
-	struct ssl_sock sock = {}, *old;
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u8 role = SSL_ROLE_UNKNOWN;
 	struct ssl_hs_call *hs;
 	struct ssl_call *call;
-	__u8 role = SSL_ROLE_UNKNOWN;
+	__u64 handle;
 
 	call = bpf_map_lookup_elem(&ssl_context, &tid);
 	if (call) {
-		key.conn = call->conn;
+		handle = call->conn;
 	} else {
 		hs = bpf_map_lookup_elem(&ssl_hs_context, &tid);
 		if (!hs || (hs->go_g && !go_runs_goroutine(hs)))
 			return 0;
-		key.conn = hs->conn;
+		handle = hs->conn;
 		role = hs->role;
 	}
-	if (!key.conn)
-		return 0;
-	/* Re-resolved every time: a freed handle's address and fd number are reused. */
-	if (!sk) {
-		if (fd > 0x7fffffff)
-			return 0;
-		sk = loupe_fd_sock(fd);
-		if (!sk)
-			return 0;
-		sock.fd = fd;
-	} else {
-		sock.fd = syscall_fd();
-	}
-	sock.known = 1;
-	loupe_sock_tuple(sk, &sock.tuple);
-	old = bpf_map_lookup_elem(&ssl_socks, &key);
-	sock.role = role ? role : old && old->fd == sock.fd ? old->role : SSL_ROLE_UNKNOWN;
-	bpf_map_update_elem(&ssl_socks, &key, &sock, BPF_ANY);
+	if (sk)
+		fd = syscall_fd();
+	conn_note_sock(handle, sk, fd, role);
 	return 0;
 }
 
@@ -202,7 +185,7 @@ static __always_inline int note_sock(struct sock *sk, __u64 fd)
 	SEC("tracepoint/syscalls/sys_enter_" #name)                       \
 	int trace_sys_enter_##name(struct trace_event_raw_sys_enter *ctx) \
 	{                                                                 \
-		return note_sock(NULL, ctx->args[0]);                     \
+		return note_sock(NULL, (__s64)ctx->args[0]);                     \
 	}
 
 SYSCALL_FD_HOOK(read)
@@ -226,26 +209,14 @@ int BPF_PROG(trace_sock_recv_length, struct sock *sk, int ret, int flags)
 	return note_sock(sk, 0);
 }
 
-/* The endpoints known for a handle, into a record (fd -1: none yet). */
-static __always_inline void fill_sock(struct ssl_sock *dst, __u64 conn)
-{
-	struct ssl_conn_key key = { .conn = conn, .tgid = bpf_get_current_pid_tgid() >> 32 };
-	struct ssl_sock *s = bpf_map_lookup_elem(&ssl_socks, &key);
-
-	if (s) {
-		*dst = *s;
-	} else {
-		__builtin_memset(dst, 0, sizeof(*dst));
-		dst->fd = -1;
-	}
-}
-
 static __always_inline int hs_enter(const void *conn, __u32 role)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ssl_hs_call c = { (__u64)conn, role };
 
-	loupe_map_insert(&ssl_hs_context, &tid, &c);
+	/* A thread the filters turn away gets no connection, and costs no entry. */
+	if (!loupe_discard_current())
+		loupe_map_insert(&ssl_hs_context, &tid, &c);
 	return 0;
 }
 
@@ -403,6 +374,7 @@ static __always_inline long call_len(const struct ssl_call *call, long ret, __u8
 static __always_inline int ssl_emit_call(struct pt_regs *ctx, const struct ssl_call *callp, long ret)
 {
 	const struct ssl_call call = *callp;
+	struct ssl_conn_val *v;
 	struct ssl_record *hdr;
 	struct ssl_job *job;
 	__u32 zero = 0, captured;
@@ -419,12 +391,12 @@ static __always_inline int ssl_emit_call(struct pt_regs *ctx, const struct ssl_c
 	hdr = &job->hdr;
 	loupe_fill_proc(&hdr->proc);
 	hdr->call_id = call.start_ns;
-	hdr->conn = call.conn;
 	hdr->latency_ns = hdr->proc.ts_ns - call.start_ns;
 	hdr->ret = ret;
 	hdr->len = len;
 	hdr->op = call.op;
-	fill_sock(&hdr->sock, call.conn);
+	if ((v = conn_fill(hdr, call.conn, true)) && !v->active)
+		v->active = 1;
 	max = loupe_tunable(max_data, SSL_SLOT_MAX_DATA);
 	captured = (__u64)len < max ? len : max;
 	if (captured > SSL_MAX_DATA)
@@ -503,19 +475,15 @@ int trace_ssl_emit_data_bounded(struct pt_regs *ctx)
 	return 0;
 }
 
-/* The header of a record that is a whole call by itself, made now. */
-static __always_inline void meta_header(struct ssl_record *r, __u32 op, __u64 conn)
-{
-	__builtin_memset(r, 0, sizeof(*r));
-	loupe_fill_proc(&r->proc);
-	r->call_id = r->proc.ts_ns;
-	r->conn = conn;
-	r->op = op;
-	r->flags = SSL_F_LAST;
-}
+/* What emit_meta's handle is. */
+enum meta_conn {
+	META_NO_CONN,	/* not a connection's (an exec: conn is the tgid) */
+	META_CONN_SEEN, /* maybe a connection's (SSL_CTX_set_verify takes a context too) */
+	META_CONN,	/* a connection's: its id is made if it has none yet */
+};
 
 /* A record without data (an exec, a verification event), for a traced thread. */
-static __always_inline int emit_meta(__u32 op, __u64 conn, __s64 val, bool with_sock)
+static __always_inline int emit_meta(__u32 op, __u64 conn, __s64 val, enum meta_conn how)
 {
 	struct ssl_record *r;
 
@@ -525,12 +493,12 @@ static __always_inline int emit_meta(__u32 op, __u64 conn, __s64 val, bool with_
 	r = op == SSL_OP_EXEC ? loupe_reserve_notice(sizeof(*r)) : loupe_reserve(sizeof(*r));
 	if (!r)
 		return 0;
-	meta_header(r, op, conn);
+	meta_header(r, op);
 	r->ret = val;
-	if (with_sock)
-		fill_sock(&r->sock, conn);
+	if (how == META_NO_CONN)
+		r->conn = conn;
 	else
-		r->sock = (struct ssl_sock){ .fd = -1 };
+		conn_fill(r, conn, how == META_CONN);
 	/* A new process may do TLS within milliseconds: user space probes it now. */
 	if (op == SSL_OP_EXEC)
 		loupe_submit_now(r);
@@ -652,7 +620,8 @@ static __always_inline void probe_image(struct pt_regs *ctx, struct nss_range *r
 	{                                                                               \
 		/* --certs follows every mode: a later call may turn it back on. */     \
 		return mode == 0 || trace_certs                                          \
-			       ? emit_meta(SSL_OP_##func, (__u64)handle, mode, true)    \
+			       ? emit_meta(SSL_OP_##func, (__u64)handle, mode,          \
+					   META_CONN_SEEN)                              \
 			       : 0;                                                      \
 	}
 
@@ -687,6 +656,20 @@ static __always_inline void probe_image(struct pt_regs *ctx, struct nss_range *r
 #define SSL_BPF_VERIFY_PEERS3(lib, func, dir) SSL_BPF_VERIFY_STATUS(lib, func, PT_REGS_PARM3(ctx))
 #define SSL_BPF_VERIFY_PEERS(lib, func, dir) SSL_BPF_VERIFY_STATUS(lib, func, PT_REGS_PARM4(ctx))
 
+/* SSL_free(SSL *), gnutls_deinit(session), PR_Close(PRFileDesc *) */
+#define SSL_BPF_CONN_END(lib, func, dir)                                \
+	SSL_UPROBE(lib, func, void *handle)                             \
+	{                                                               \
+		return conn_retire(SSL_OP_##func, (__u64)handle, false); \
+	}
+
+/* SSL_clear(SSL *): a reset of a connection that did something */
+#define SSL_BPF_CONN_RESET(lib, func, dir)                              \
+	SSL_UPROBE(lib, func, void *handle)                             \
+	{                                                               \
+		return conn_retire(SSL_OP_##func, (__u64)handle, true); \
+	}
+
 #define SSL_BPF_PROBES(lib, func, kind, dir, flags) SSL_BPF_##kind(lib, func, dir)
 SSL_ALL_PROBES(SSL_BPF_PROBES)
 
@@ -702,7 +685,7 @@ int trace_sched_process_exec(void *ctx)
 	bpf_map_delete_elem(&nss_ranges, &tgid);
 	if (trace_certs)
 		bpf_map_delete_elem(&certs_libssl, &tgid);
-	return emit_meta(SSL_OP_EXEC, tgid, 0, false);
+	return emit_meta(SSL_OP_EXEC, tgid, 0, META_NO_CONN);
 }
 
 /* A thread killed between entry and return must not leave its call behind. */
@@ -724,5 +707,7 @@ int trace_sched_process_exit(void *ctx)
 		bpf_map_delete_elem(&nss_ranges, &tgid);
 	if (tid == tgid && trace_certs)
 		bpf_map_delete_elem(&certs_libssl, &tgid);
+	if (tid == tgid)
+		conn_proc_exit(tgid);
 	return 0;
 }

@@ -38,8 +38,9 @@ static const struct field ssl_fields[] = {
 	[F_CAPTURED] = { "captured", FT_U64, FIELD_HIDDEN | FIELD_RIGHT, 7, "bytes kept in data" },
 	[F_TRUNCATED] = { "truncated", FT_BOOL, FIELD_HIDDEN, 5,
 			  "true when data holds less than len bytes" },
-	[F_CONN] = { "conn", FT_HEX, FIELD_HIDDEN, 14,
-		     "connection handle (SSL *, gnutls_session_t, PRFileDesc *, *tls.Conn)" },
+	[F_CONN] = { "conn", FT_U64, FIELD_HIDDEN | FIELD_RIGHT, 6,
+		     "connection id: one connection's calls, never another's in this run "
+		     "(0: not known)" },
 	[F_ERROR] = { "error", FT_STR, 0, 10, "why the call failed; empty on success" },
 	[F_FD] = { "fd", FT_S64, FIELD_HIDDEN | FIELD_RIGHT, 4,
 		   "the connection's socket descriptor" },
@@ -109,6 +110,9 @@ static const struct field ssl_fields[] = {
 			 "weak_key, sha1_signature, verification_disabled, verification_failed" },
 	[F_VERIFICATION] = { "verification", FT_STR, FIELD_HIDDEN, 30,
 			     "--certs rows: what the program's verification calls said" },
+	[F_HANDLE] = { "handle", FT_HEX, FIELD_HIDDEN, 14,
+		       "the library's handle (SSL *, gnutls_session_t, PRFileDesc *, *tls.Conn): "
+		       "reused by later connections" },
 	{},
 };
 
@@ -355,8 +359,10 @@ void ssl_row_begin(struct value *v, const struct ssl_record *r, struct row_bufs 
 	v[F_LIBRARY] = val_str(backend ? backend->name : "unknown");
 	v[F_OPERATION] = val_str(op ? ssl_op_name(op) : "unknown");
 	v[F_DIRECTION] = val_str(op ? ssl_dir_name(op->dir) : "");
-	if (!op || op->dir != SSL_DIR_CRYPTO)
+	if (!op || op->dir != SSL_DIR_CRYPTO) {
 		v[F_CONN] = val_u64(r->conn);
+		v[F_HANDLE] = val_u64(r->handle);
+	}
 	set_endpoints(v, &r->sock, b);
 }
 
@@ -501,6 +507,11 @@ static int ssl_handle(struct session *s, const void *data, size_t size)
 		/* A process --container turns away need not be probed. */
 		if (session_keep(s, &r->proc))
 			discover_watch(s, r->proc.pid, r->proc.ts_ns);
+		conn_notice(s, r);
+		return LOUPE_REC_NOTICE;
+	}
+	if (r->op == SSL_OP_PROC_EXIT || (r->flags & SSL_F_CONN_END)) {
+		conn_notice(s, r);
 		return LOUPE_REC_NOTICE;
 	}
 	p = pending_find(st, r->proc.tid);
@@ -559,6 +570,10 @@ static void ssl_flush(struct session *s)
 
 static void ssl_stats(struct session *s, gadget_stat_fn fn, void *ctx)
 {
+	struct ssl_state *st = s->state;
+
+	/* Connections the libraries ended (freed, reset, closed) while traced. */
+	fn("conns_ended", st->conns_ended, ctx);
 	analyses_stats(s, fn, ctx);
 }
 

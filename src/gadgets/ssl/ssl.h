@@ -27,6 +27,7 @@ enum ssl_op {
 	SSL_ALL_PROBES(SSL_OP_ENUM)
 #undef SSL_OP_ENUM
 	SSL_OP_EXEC, /* not a call: a process exec'd; user space looks for new libraries */
+	SSL_OP_PROC_EXIT, /* not a call: a process with connections exited (conn.c) */
 	SSL_OP_MAX,
 };
 
@@ -58,7 +59,7 @@ struct nss_range {
 
 /*
  * The socket under a connection, learned from the system calls its library
- * makes inside TLS calls (see ssl.bpf.c).  fd -1: not known (yet).
+ * makes inside TLS calls (see ssl.bpf.c).  known 0: not known (yet).
  */
 struct ssl_sock {
 	__s32 fd;  /* -1: not known (the socket tracepoints do not say) */
@@ -85,6 +86,7 @@ struct ssl_go_key {
 #define SSL_F_LAST 0x1	      /* last record of the call */
 #define SSL_F_READ_FAULT 0x2  /* the buffer could not be read: data missing */
 #define SSL_F_LEN_UNKNOWN 0x4 /* _ex call: byte count could not be read */
+#define SSL_F_CONN_END 0x8    /* a notice: connection conn is over (freed, reset, closed) */
 
 /*
  * --certs: a certificate is a call of its own whose data is its DER bytes, at
@@ -108,7 +110,7 @@ enum ssl_counter {
 struct ssl_record {
 	struct loupe_proc proc;
 	__u64 call_id; /* entry time: groups the records of one call */
-	__u64 conn;    /* SSL *, gnutls_session_t or PRFileDesc *; tgid for SSL_OP_EXEC */
+	__u64 conn;    /* the connection's id (ssl_conns), 0: none; tgid for SSL_OP_EXEC */
 	__u64 latency_ns;
 	__s64 ret;	 /* raw return value */
 	__u64 len;	 /* bytes the call reported */
@@ -119,7 +121,28 @@ struct ssl_record {
 	__u8 pad;
 	__u8 flags;
 	struct ssl_sock sock;
+	__u64 handle; /* SSL *, gnutls_session_t, PRFileDesc *, *tls.Conn: reused by allocators */
 	__u8 data[];
+};
+
+/*
+ * A connection, by process and library handle (ssl_conns): an id that no
+ * other connection of the run gets, the socket under it, and when it was
+ * first seen.  Created at first sight of the handle, deleted when the
+ * library frees or resets it, or its process execs or exits.
+ */
+struct ssl_conn_key {
+	__u64 handle;
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct ssl_conn_val {
+	__u64 id;
+	__u64 born_ns;
+	struct ssl_sock sock;
+	__u32 active; /* it made a call or used its socket: a reset ends it */
+	__u32 pad;
 };
 
 #endif /* LOUPE_SSL_H */

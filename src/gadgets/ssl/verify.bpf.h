@@ -58,7 +58,7 @@ static __always_inline int verify_result_exit(struct pt_regs *ctx, __u32 op)
 
 	if (!verify_take(op, &v) || ret == 0)
 		return 0;
-	return emit_meta(op, v.conn, ret, true);
+	return emit_meta(op, v.conn, ret, META_CONN);
 }
 
 /* The call succeeded (0) and left a non-zero *status: verification failed. */
@@ -73,7 +73,7 @@ static __always_inline int verify_status_exit(struct pt_regs *ctx, __u32 op)
 		loupe_count(LOUPE_CNT_READ_FAULT);
 		return 0;
 	}
-	return status ? emit_meta(op, v.conn, status, true) : 0;
+	return status ? emit_meta(op, v.conn, status, META_CONN) : 0;
 }
 
 #endif /* LOUPE_SSL_VERIFY_BPF_H */
