@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-// FUZZ_SRCS: src/gadgets/ssl/pcap.c
-// FUZZ_LIBS: -lpcap
+// FUZZ_SRCS: src/gadgets/ssl/pcap.c src/sink.c
+// FUZZ_LIBS: -lpcap -lcrypto
 // FUZZ_CFLAGS: -DMAX_FLOWS=8
 /*
  * pcap synthesis (src/gadgets/ssl/pcap.c): calls of up to 16 connections
@@ -30,6 +30,7 @@
 #include <pcap/pcap.h>
 
 #include "gadgets/ssl/pcap.h"
+#include "sink.h"
 #include "lib/expect.h"
 #include "../tests/lib/csum.h"
 
@@ -151,6 +152,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char path[64];
 	struct check ck = {};
 	struct pcap_out *p;
+	struct sink *sk;
 	char err[PCAP_ERRBUF_SIZE];
 	uint8_t *fed = malloc(size + 1);
 	size_t nfed = 0, pos = 1;
@@ -170,7 +172,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	raw = data[0] & 1;
-	p = pcap_out_open(path, raw ? PCAP_LINK_RAW : PCAP_LINK_ETHERNET, err, sizeof(err));
+	/* The same memory file each run, emptied; the sink closes its own descriptor. */
+	expect(!ftruncate(fd, 0) && lseek(fd, 0, SEEK_SET) == 0);
+	sk = sink_fdopen(dup(fd));
+	expect(sk);
+	p = pcap_out_new(sk, raw ? PCAP_LINK_RAW : PCAP_LINK_ETHERNET);
 	expect(p);
 	while (pos < size) {
 		uint8_t op = data[pos++], f;
