@@ -160,7 +160,8 @@ static const struct common_option common_options[] = {
 	COMMON_SHORT("output", 'o', "FORMAT", "columns (default) or json (one object per line)",
 		     OPT_OUTPUT),
 	COMMON("fields", "A,B,...", "print these fields, in this order", OPT_FIELDS),
-	COMMON("output-file", "FILE", "write events to FILE (created with mode 0600)",
+	COMMON("output-file", "FILE",
+	       "write events to FILE (a new file, mode 0600; see --rotate-size, --encrypt-to)",
 	       OPT_OUTPUT_FILE),
 	COMMON("rotate-size", "SIZE",
 	       "files of at most SIZE bytes: FILE.<UTC time>.<N>, a new one before a row or "
@@ -168,9 +169,9 @@ static const struct common_option common_options[] = {
 	       OPT_ROTATE_SIZE),
 	COMMON("rotate-keep", "N", "with --rotate-size: keep the newest N files, delete older ones",
 	       OPT_ROTATE_KEEP),
-	COMMON("encrypt-to", "CERT",
-	       "encrypt --output-file and --pcap to the key of certificate CERT (CMS, "
-	       "'openssl cms -decrypt'); repeatable: any one of them decrypts",
+	COMMON("encrypt-to", "FILE",
+	       "encrypt --output-file and --pcap to the key of the X.509 certificate in FILE (CMS: "
+	       "decrypt with openssl cms -decrypt); repeatable: any one of them decrypts",
 	       OPT_ENCRYPT_TO),
 	COMMON("timeout", "SECONDS", "stop after SECONDS", OPT_TIMEOUT),
 	COMMON("buffer-size", "SIZE", "ring buffer size (default 2M), rounded up to a power of 2",
@@ -752,7 +753,7 @@ static int common_option(struct session *s, struct trace_args *ta, int c, const 
 static int check_sink_args(const struct trace_args *ta)
 {
 	if (ta->sink.rotate_keep && !ta->sink.rotate_size) {
-		loupe_err("--rotate-keep needs --rotate-size (the size at which a new file starts)");
+		loupe_err("--rotate-keep needs --rotate-size (the size that starts a new file)");
 		return -EINVAL;
 	}
 	if ((ta->sink.rotate_size || ta->sink.nr_encrypt_to) && !audit_nr_outputs()) {

@@ -789,7 +789,7 @@ static void teardown(struct run *r)
 	}
 	if (r->sink) { /* r->fp is its stream */
 		if (sink_close(r->sink))
-			loupe_warn("writing --output-file %s failed: its last file may be incomplete",
+			loupe_warn("writing --output-file %s failed: the last file may be cut",
 				   r->ta.output_file);
 	} else if (r->fp && r->fp != stdout) {
 		fclose(r->fp);

@@ -115,6 +115,18 @@ class Loupe:
                 return json.loads(line)["stats"]
         return None
 
+    def reconfigure(self, config, text, wait_for="reconfigured", timeout=10):
+        """Write text to the --config file, send SIGHUP, wait until stderr says
+        wait_for once more; returns whether it did."""
+        seen = self.stderr.count(wait_for)
+        with open(config, "w") as f:
+            f.write(text)
+        self.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + timeout
+        while time.time() < deadline and self.stderr.count(wait_for) == seen:
+            time.sleep(0.1)
+        return self.stderr.count(wait_for) > seen
+
     def cleanup(self):
         shutil.rmtree(self.dir, ignore_errors=True)
 

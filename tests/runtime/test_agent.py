@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -127,19 +126,9 @@ try:
         f.write(f"# the first loop only\n--pid {a}\n--sample 100\n")
     lh = Loupe(["trace", "ssl", "--config", cfg, "--no-data"])
     time.sleep(1.5)
-    with open(cfg, "w") as f:
-        f.write(f"--pid {b}\n--sample 100\n")
-    lh.proc.send_signal(signal.SIGHUP)
-    deadline = time.time() + 10
-    while time.time() < deadline and "reconfigured" not in lh.stderr:
-        time.sleep(0.1)
+    lh.reconfigure(cfg, f"--pid {b}\n--sample 100\n")
     time.sleep(1.5)
-    with open(cfg, "w") as f:
-        f.write("--pid not-a-pid\n")
-    lh.proc.send_signal(signal.SIGHUP)
-    deadline = time.time() + 10
-    while time.time() < deadline and "keeping the previous" not in lh.stderr:
-        time.sleep(0.1)
+    lh.reconfigure(cfg, "--pid not-a-pid\n", wait_for="keeping the previous")
     time.sleep(1.5)
     lh.stop()
     for p in loops:
