@@ -260,6 +260,7 @@ struct run {
 	struct trace_args ta;
 	FILE *fp;
 	struct sink *sink; /* --output-file */
+	bool write_failed; /* events or a capture file could not be written */
 	struct ring_buffer *rb;
 	char names[128];	 /* "ssl,tcp" */
 	struct metrics *metrics; /* --metrics */
@@ -735,11 +736,13 @@ static double run_loop(struct run *r)
 		}
 		if (ferror(r->fp)) {
 			loupe_err("writing events failed: %s", strerror(errno));
+			r->write_failed = true;
 			break;
 		}
 		/* Files at rest: complete records out, the next file when one is full. */
 		if (sinks_flush(msg, sizeof(msg))) {
 			loupe_err("%s; stopping", msg);
+			r->write_failed = true;
 			break;
 		}
 		if (end && t >= end)
@@ -789,7 +792,7 @@ static void teardown(struct run *r)
 	}
 	if (r->sink) { /* r->fp is its stream */
 		if (sink_close(r->sink))
-			loupe_warn("writing --output-file %s failed: the last file may be cut",
+			loupe_warn("writing --output-file %s failed: its last file may be cut",
 				   r->ta.output_file);
 	} else if (r->fp && r->fp != stdout) {
 		fclose(r->fp);
@@ -872,6 +875,8 @@ static int run_gadgets(const struct gadget *const *gs, int n, int argc, char **a
 			else if (!err) {
 				elapsed = run_loop(r);
 				finish(r, elapsed);
+				if (r->write_failed) /* captures lost: not a normal stop */
+					err = -EIO;
 			}
 		}
 		for_each_session (r, s, k) {

@@ -253,4 +253,27 @@ tap.ok(len(hnames) >= 3 and hseqs == list(range(1, len(hnames) + 1)),
        f"one numbering of files across the reload ({len(hnames)} files)")
 tap.ok(b"".join(hashes) == want, "the rows before and after the reload hold both runs' bytes")
 
+# --- a full disk: one line, exit 1, the files before it whole ------------------------------
+full = os.path.join(tmp, "full")
+os.mkdir(full)
+if run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", full]).returncode != 0:
+    tap.ok(False, "mount a 200k tmpfs for the full-disk case")
+else:
+    try:
+        lf = Loupe(["trace", "ssl", "--comm", COMM, "--fields", FIELDS, "--output-file",
+                    os.path.join(full, "ev.json"), "--rotate-size", "64K"])
+        run([TLS_LOOP, "stream", "1000", "300000", "5"], timeout=120)
+        lf.stop()
+        errs = [line for line in lf.stderr.splitlines() if not line.startswith('{"stats"')
+                and "probing" not in line and "ready" not in line]
+        fnames = files_of(os.path.join(full, "ev.json"))
+        tap.ok(lf.proc.returncode == 1 and any("No space left on device; stopping" in e
+                                               for e in errs),
+               "disk full: one line naming the file, exit 1", lf.stderr)
+        whole = rows_of(read(n) for n in fnames[:-1])
+        tap.ok(len(fnames) >= 2 and whole and all(r["comm"] == COMM for r in whole),
+               f"disk full: the {len(fnames) - 1} files before the last are whole rows")
+    finally:
+        run(["umount", full])
+
 tap.done()

@@ -101,7 +101,7 @@ static void pcap_close(struct session *s)
 	if (!ps)
 		return;
 	if (ps->out && pcap_out_close(ps->out, loupe_clock_ns(CLOCK_REALTIME)))
-		loupe_warn("writing --pcap %s failed: the last file may be incomplete", ps->path);
+		loupe_warn("writing --pcap %s failed: its last file may be cut", ps->path);
 	free(ps);
 }
 
