@@ -171,8 +171,9 @@ static void set_err(struct sink *sk, int err, const char *what)
 
 /*
  * A file that exists at a name without rotation: a regular file is replaced
- * by a new one renamed over it (a reader of the old one keeps its bytes), a
- * link or anything else is not touched.
+ * by a new one renamed over it (a reader of the old one keeps its bytes); a
+ * device or a pipe (/dev/null, /dev/stdout, a FIFO to a collector), which
+ * keeps nothing at rest, is written to; a link to a file is refused.
  */
 static int replace_file(const char *path)
 {
@@ -184,38 +185,33 @@ static int replace_file(const char *path)
 
 	if (slash == path)
 		dirlen = 0; /* "/x": the root */
-	if (lstat(path, &st)) {
-		err = -errno;
-		goto out;
-	}
-	if (S_ISLNK(st.st_mode)) {
-		err = -ELOOP; /* "Too many levels of symbolic links": not followed */
-		goto out;
-	}
+	if (lstat(path, &st))
+		return -errno;
+	if (S_ISDIR(st.st_mode))
+		return -EISDIR;
 	if (!S_ISREG(st.st_mode)) {
-		/* A device or a pipe (/dev/null, a FIFO to a collector): no data at rest. */
-		fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-		err = fd < 0 ? -errno : fd;
-		goto out;
+		/* No O_TRUNC: opening a regular file the link was turned to changes nothing. */
+		fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0)
+			return -errno;
+		if (fstat(fd, &st) || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+			close(fd);
+			return -ELOOP; /* "Too many levels of symbolic links": not followed */
+		}
+		return fd;
 	}
-	if (asprintf(&tmp, "%.*s/.%s.loupe-XXXXXX", dirlen, dir, base) < 0) {
-		tmp = NULL;
-		err = -ENOMEM;
-		goto out;
-	}
+	if (asprintf(&tmp, "%.*s/.%s.loupe-XXXXXX", dirlen, dir, base) < 0)
+		return -ENOMEM;
 	fd = mkostemp(tmp, O_CLOEXEC); /* O_EXCL, 0600 */
 	if (fd < 0) {
 		err = -errno;
-		goto out;
-	}
-	if (rename(tmp, path)) {
+	} else if (rename(tmp, path)) {
 		err = -errno;
 		unlink(tmp);
 		close(fd);
-		goto out;
+	} else {
+		err = fd;
 	}
-	err = fd;
-out:
 	free(tmp);
 	return err;
 }
@@ -226,6 +222,7 @@ static int create_next(struct sink *sk)
 	const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
 	char *name = NULL, ts[32];
 	time_t now = time(NULL);
+	struct stat st;
 	struct tm tm;
 	int fd = -1;
 
@@ -257,8 +254,11 @@ static int create_next(struct sink *sk)
 		free(name);
 		return fd;
 	}
-	/* 0600 whatever the umask: captures are private. */
-	if (fchmod(fd, 0600) && errno != EINVAL && errno != EPERM) {
+	/*
+	 * 0600 whatever the umask: captures are private.  A regular file only:
+	 * the mode of a device (/dev/null) is everybody's.
+	 */
+	if (!fstat(fd, &st) && S_ISREG(st.st_mode) && fchmod(fd, 0600)) {
 		int err = -errno;
 
 		close(fd);
@@ -588,8 +588,8 @@ int sink_open(struct sink **out, const char *path, const char *role, const struc
 	sk->o = o;
 	if ((e = open_file(sk))) {
 		snprintf(err, errlen, "%s",
-			 e == -ELOOP ? "it is a symbolic link; loupe does not follow links "
-				       "for captures (remove it or name the file itself)"
+			 e == -ELOOP ? "it is a symbolic link to a file; loupe does not write "
+				       "captures through links (remove it or name the file itself)"
 			 : e == -EIO ? "cannot start the encrypted (CMS) message"
 				     : strerror(-e));
 		finish_file(sk);

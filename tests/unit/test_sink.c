@@ -203,6 +203,7 @@ static void test_reserve_and_header(void **state)
 static void test_existing_and_links(void **state)
 {
 	char path[512], link2[512], target[512], err[256];
+	struct stat st, st2;
 	struct file f[4];
 	struct sink *sk;
 	FILE *fp;
@@ -240,6 +241,17 @@ static void test_existing_and_links(void **state)
 	n = read_files("victim", f, 4);
 	assert_int_equal(f[0].len, 8);
 	free_files(f, n);
+
+	/* A link to a device holds nothing at rest: written through, its mode untouched. */
+	path_of(path, sizeof(path), "to-null");
+	assert_int_equal(symlink("/dev/null", path), 0);
+	assert_int_equal(stat("/dev/null", &st), 0);
+	assert_int_equal(sink_open(&sk, path, NULL, NULL, err, sizeof(err)), 0);
+	sink_write(sk, "gone", 4);
+	sink_commit(sk);
+	assert_int_equal(sink_close(sk), 0);
+	assert_int_equal(stat("/dev/null", &st2), 0);
+	assert_int_equal(st2.st_mode, st.st_mode);
 }
 
 /* A rotated name that exists (a file, a link) is skipped, not opened. */
