@@ -5,7 +5,6 @@
 #include <time.h>
 
 #include "output.h"
-#include "sink.h"
 
 #define MAX_FIELDS 64
 
@@ -475,6 +474,6 @@ void output_row(struct output *o, const struct value *vals)
 		row_json(o, vals);
 	else
 		row_columns(o, vals);
-	if (o->opts.sink)
-		sink_row_end(o->opts.sink); /* rotation never splits a row */
+	if (o->opts.row_end)
+		o->opts.row_end(o->opts.row_end_arg);
 }

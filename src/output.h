@@ -88,11 +88,11 @@ struct output_opts {
 	int width;		/* total line width for columns; 0 = no limit */
 	const char *tag;	/* several gadgets in one stream: the "gadget" of each row */
 	bool some_fields;	/* --fields may name fields this table lacks (another gadget's) */
-	struct sink *sink;	/* fp writes into it: each row is one of its records */
+	void (*row_end)(void *arg); /* called after each row (a file's record ends there) */
+	void *row_end_arg;
 };
 
 struct output;
-struct sink;
 
 /* Returns NULL and fills err on an unknown field name. */
 struct output *output_new(const struct field *fields, const struct output_opts *opts, char *err,

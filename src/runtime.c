@@ -328,7 +328,8 @@ static int open_output(struct run *r)
 				  r->sink ? "out of memory" : err_msg);
 			return -EIO;
 		}
-		oo.sink = r->sink;
+		oo.row_end = sink_row_end; /* rotation never splits a row */
+		oo.row_end_arg = r->sink;
 	} else if (isatty(STDOUT_FILENO)) {
 		struct winsize ws;
 

@@ -506,8 +506,10 @@ FILE *sink_stream(struct sink *sk)
 	return sk->stream;
 }
 
-void sink_row_end(struct sink *sk)
+void sink_row_end(void *arg)
 {
+	struct sink *sk = arg;
+
 	fflush(sk->stream);
 	commit(sk, true);
 }

@@ -68,9 +68,9 @@ void sink_reserve(struct sink *sk, size_t len);
  */
 void sink_on_new_file(struct sink *sk, void (*fn)(void *arg), void *arg);
 
-/* A stdio stream into the sink; sink_row_end() ends a record written through it. */
+/* A stdio stream into the sink; sink_row_end(sk) ends a record written through it. */
 FILE *sink_stream(struct sink *sk);
-void sink_row_end(struct sink *sk);
+void sink_row_end(void *sk);
 
 /* Write what is complete to the file: 0, or the sink's sticky -errno. */
 int sink_flush(struct sink *sk);
