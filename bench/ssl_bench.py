@@ -76,11 +76,15 @@ class Tracer:
                               (["--go", args.prog] if args.go else [LIBSSL]))
             self.p = benchlib.Tree(argv, stderr=subprocess.PIPE)
             wait_line(self.p.proc.stderr, "ready")
-        elif kind == "loupe":
+        elif kind.startswith("loupe"):
             # mem: the same to /dev/null, so the file's page cache is not in its peak
             out = "/dev/null" if args.mem else self.out
+            env = dict(os.environ)
+            if kind != "loupe":  # loupe[K=V]: a variant, loupe run with K=V in its environment
+                k, v = kind[6:-1].split("=", 1)
+                env[k] = v
             self.p = benchlib.Tree([LOUPE, "trace", "ssl", "--comm", args.comm, "-o", "json",
-                                    "--output-file", out], stderr=subprocess.PIPE)
+                                    "--output-file", out], stderr=subprocess.PIPE, env=env)
             wait_line(self.p.proc.stderr, "loupe: ready")
         else:  # bpftrace: its BEGIN probe prints "ready" once every probe is attached
             self.f = open(self.out, "w")
@@ -108,7 +112,7 @@ class Tracer:
         res = {"progs": progs, "ready": self.ready, "peak": peak, "kmem": kmem,
                "hwm": hwm, "maps": maps, "cpu": self.p.cpu_total() - self.cpu0,
                "events": 0, "lost": 0}
-        if self.kind == "loupe":
+        if self.kind.startswith("loupe"):
             st = next(json.loads(line)["stats"] for line in err.splitlines()
                       if line.startswith('{"stats"'))
             res["events"], res["lost"] = st["events"], st["lost"]
@@ -138,6 +142,8 @@ def main():
     ap.add_argument("--go", action="store_true", help="Go's crypto/tls instead of OpenSSL")
     ap.add_argument("--quick", action="store_true", help="few iterations: a smoke test")
     ap.add_argument("--no-bpftrace", action="store_true")
+    ap.add_argument("--variant", action="append", default=[], metavar="K=V",
+                    help="also loupe with K=V in its environment (repeatable), to compare")
     args = ap.parse_args()
     if os.geteuid():
         sys.exit("ssl_bench: run as root")
@@ -149,7 +155,7 @@ def main():
     args.comm, args.prog = os.path.basename(prog)[:15], prog
     args.mem = False
     sizes = {s: max(n // 50, 200) for s, n in SIZES.items()} if args.quick else SIZES
-    configs = ["untraced", "floor", "loupe"]
+    configs = ["untraced", "floor", "loupe"] + [f"loupe[{v}]" for v in args.variant]
     if not args.go:
         configs[2:2] = ["floor_min"]
         if not args.no_bpftrace and shutil.which("bpftrace"):
@@ -249,6 +255,8 @@ def report(args, configs, sizes, t, tc, cost, iters, mem):
           "VmHWM |")
     print("|---|---:|---:|---:|---:|---:|")
     for c in traced:
+        if c.startswith("loupe["):
+            continue  # variants: their runs wrote files, whose page cache would count
         runs = mem if c == "loupe" else [x for s in sizes for x in cost[s][c]]
 
         def mw(key, f=benchlib.mb):
