@@ -173,6 +173,7 @@ bench: loupe bench-tools
 	$(Q)bench/ssl_bench.py --rounds 5
 	$(Q)bench/ssl_bench.py --go --rounds 5
 	$(Q)bench/capabilities/run.sh 5
+	$(Q)bench/scale.py --rounds 3
 
 format:
 	$(Q)clang-format -i $$(git ls-files 'src/*.c' 'src/*.h' 'tests/*.c' 'bench/*.c' | grep -v vmlinux.h)

@@ -11,8 +11,8 @@ cd "$(dirname "$0")/../.."
 ROUNDS=${1:-5}
 OUT=.output/bench/capabilities
 LOUPE=$PWD/loupe
-N_GETPID=${N_GETPID:-2000000}
-N_PRIO=${N_PRIO:-300000}
+N_GETPID=${N_GETPID:-1000000}
+N_PRIO=${N_PRIO:-100000}
 mkdir -p "$OUT"
 
 # --- build -------------------------------------------------------------------
