@@ -125,6 +125,18 @@ class Tree:
         except (OSError, TypeError, ValueError):
             return None
 
+    def stop(self, sig=2):
+        """Signal it until it exits (bpftrace 0.17 sometimes misses a SIGINT; seen),
+        SIGKILL after 30 s; returns the number of signals it took."""
+        for n in range(1, 7):
+            os.kill(self.pid, sig)
+            for _ in range(100):
+                if os.waitid(os.P_PID, self.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
+                    return n
+                time.sleep(0.05)
+        os.kill(self.pid, 9)
+        return -1
+
     def wait(self):
         """Reap; returns (peak of the tree, of it kernel memory), None if unknown."""
         _, status, self.rusage = os.wait4(self.pid, 0)

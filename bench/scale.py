@@ -23,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -50,8 +51,12 @@ def run_loupe(tmp, comm, watch_s):
     ready = time.time() - t0
     time.sleep(watch_s)
     hwm = benchlib.vm_hwm(p.pid)
-    p.proc.send_signal(signal.SIGINT)
-    err = p.proc.stderr.read().decode()
+    err = []
+    reader = threading.Thread(target=lambda: err.append(p.proc.stderr.read().decode()))
+    reader.start()
+    p.stop(signal.SIGINT)
+    reader.join()
+    err = err[0]
     peak, kmem = p.wait()
     pids = set()
     with open(out) as f:

@@ -33,6 +33,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -106,9 +107,17 @@ class Tracer:
         progs = benchlib.owned_progs(self.p.pid)
         maps = benchlib.owned_maps(self.p.pid)[0]
         hwm = benchlib.vm_hwm(self.p.pid)
-        self.p.proc.send_signal(2)
-        err = self.p.proc.stderr.read().decode() if self.p.proc.stderr else ""
+        if self.p.proc.stderr:  # drained meanwhile: a full pipe must not block its exit
+            err = []
+            reader = threading.Thread(target=lambda: err.append(self.p.proc.stderr.read()))
+            reader.start()
+        signals = self.p.stop()
+        if self.p.proc.stderr:
+            reader.join()
+        err = err[0].decode() if self.p.proc.stderr else ""
         peak, kmem = self.p.wait()
+        if signals != 1:
+            print(f"{self.kind}: {signals} signals to stop it (-1: killed)", file=sys.stderr)
         res = {"progs": progs, "ready": self.ready, "peak": peak, "kmem": kmem,
                "hwm": hwm, "maps": maps, "cpu": self.p.cpu_total() - self.cpu0,
                "events": 0, "lost": 0}
