@@ -15,7 +15,11 @@ import json
 import os
 import statistics
 import subprocess
+import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "lib"))
+from loupetest import _fd_ids  # noqa: E402  the BPF objects a process holds
 
 SYS_BPF = 321  # x86_64
 BPF_ENABLE_STATS = 32
@@ -37,19 +41,6 @@ class bpf_stats:
         os.close(self.fd)
 
 
-def _ids(pid, key):
-    ids = set()
-    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
-        try:
-            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-                for line in f:
-                    if line.startswith(key):
-                        ids.add(int(line.split()[1]))
-        except OSError:
-            pass
-    return ids
-
-
 def _bpftool(kind):
     out = subprocess.run(["bpftool", kind, "show", "-j"], capture_output=True, check=True)
     return json.loads(out.stdout)
@@ -57,7 +48,7 @@ def _bpftool(kind):
 
 def owned_progs(pid):
     """{name: (run_time_ns, run_cnt)} of the programs pid holds, same names summed."""
-    ids = _ids(pid, "prog_id:")
+    ids = _fd_ids(pid, "bpf-prog", "prog_id:")
     res = {}
     for p in _bpftool("prog"):
         if p["id"] in ids:
@@ -68,7 +59,7 @@ def owned_progs(pid):
 
 def owned_maps(pid):
     """Kernel memory of the maps pid holds: (bytes, [(name, bytes)] largest first)."""
-    ids = _ids(pid, "map_id:")
+    ids = _fd_ids(pid, "bpf-map", "map_id:")
     maps = [(m.get("name", "?"), m.get("bytes_memlock", 0)) for m in _bpftool("map")
             if m["id"] in ids]
     maps.sort(key=lambda m: -m[1])
@@ -159,6 +150,15 @@ class Tree:
 
 def med_worst(values, worst=max):
     return statistics.median(values), worst(values)
+
+
+def fmt_med_worst(runs, key, f):
+    """"median (worst)" of runs' key, each formatted by f; "n/a" if none known."""
+    vals = [x[key] for x in runs if x[key] is not None]
+    if not vals:
+        return "n/a"
+    med, worst = med_worst(vals)
+    return f"{f(med)} ({f(worst)})"
 
 
 def mb(b):

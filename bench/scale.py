@@ -125,11 +125,8 @@ def main():
     for name, runs in (("no TLS process", res["baseline"]),
                        (f"{args.procs} processes, {len(libs)} libssl copies", res["scale"])):
         def mw(key, f):
-            vals = [x[key] for x in runs if x[key] is not None]
-            if not vals:
-                return "n/a"
-            med, worst = benchlib.med_worst(vals)
-            return f"{f(med)} ({f(worst)})"
+            return benchlib.fmt_med_worst(runs, key, f)
+
         print(f"| {name} | {mw('ready', lambda v: f'{v * 1000:.0f} ms')} | "
               f"{mw('peak', benchlib.mb)} | {mw('kmem', benchlib.mb)} | "
               f"{mw('hwm', benchlib.mb)} | {mw('probing', lambda v: f'{v:.0f}')} | "

@@ -269,11 +269,7 @@ def report(args, configs, sizes, t, tc, cost, iters, mem):
         runs = mem if c == "loupe" else [x for s in sizes for x in cost[s][c]]
 
         def mw(key, f=benchlib.mb):
-            vals = [x[key] for x in runs if x[key] is not None]
-            if not vals:
-                return "n/a"
-            med, worst = benchlib.med_worst(vals)
-            return f"{f(med)} ({f(worst)})"
+            return benchlib.fmt_med_worst(runs, key, f)
 
         print(f"| {c} | {mw('ready', lambda v: f'{v * 1000:.0f} ms')} | {mw('peak')} | "
               f"{mw('kmem')} | {mw('maps')} | {mw('hwm')} |")

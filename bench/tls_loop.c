@@ -124,6 +124,20 @@ static void handshake_pair(SSL *c, SSL *s)
 	tls_calls += 2;
 }
 
+/* A client and a server over a socketpair, handshake done. */
+static void connected_pair(SSL_CTX *sctx, SSL_CTX *cctx, SSL **c, SSL **s)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		die("socketpair");
+	*s = SSL_new(sctx);
+	*c = SSL_new(cctx);
+	SSL_set_fd(*s, sv[0]);
+	SSL_set_fd(*c, sv[1]);
+	handshake_pair(*c, *s);
+}
+
 static uint64_t clock_ns(clockid_t clock)
 {
 	struct timespec ts;
@@ -159,19 +173,12 @@ static void exchange(SSL *c, SSL *s, const char *buf, char *in, size_t size, lon
 
 static int bench(size_t size, long iters)
 {
-	int sv[2];
 	SSL_CTX *sctx = server_ctx(), *cctx = client_ctx();
 	SSL *s, *c;
 	char *buf = malloc(size), *in = malloc(size);
 	uint64_t t0, t1, c0, c1;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
-		die("socketpair");
-	s = SSL_new(sctx);
-	c = SSL_new(cctx);
-	SSL_set_fd(s, sv[0]);
-	SSL_set_fd(c, sv[1]);
-	handshake_pair(c, s);
+	connected_pair(sctx, cctx, &c, &s);
 	memset(buf, 'a', size);
 	/* Warm up caches and the kernel's probe state before timing. */
 	exchange(c, s, buf, in, size, iters / 10 + 1);
@@ -288,18 +295,11 @@ static int stream(size_t wsize, size_t total, uint64_t seed)
 
 static int hold(void)
 {
-	int sv[2];
 	SSL_CTX *sctx = server_ctx(), *cctx = client_ctx();
 	SSL *s, *c;
 	char buf[64];
 
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
-		die("socketpair");
-	s = SSL_new(sctx);
-	c = SSL_new(cctx);
-	SSL_set_fd(s, sv[0]);
-	SSL_set_fd(c, sv[1]);
-	handshake_pair(c, s);
+	connected_pair(sctx, cctx, &c, &s);
 	printf("pid %d tid %ld\n", getpid(), (long)syscall(SYS_gettid));
 	fflush(stdout);
 	SSL_read(c, buf, sizeof(buf)); /* never returns: nobody writes */
@@ -309,19 +309,12 @@ static int hold(void)
 /* A long-lived TLS user: one short exchange every PERIOD ms, forever. */
 static int idle(long period_ms)
 {
-	int sv[2];
 	SSL_CTX *sctx = server_ctx(), *cctx = client_ctx();
 	SSL *s, *c;
 	char buf[8];
 	struct timespec ts = { period_ms / 1000, period_ms % 1000 * 1000000 };
 
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
-		die("socketpair");
-	s = SSL_new(sctx);
-	c = SSL_new(cctx);
-	SSL_set_fd(s, sv[0]);
-	SSL_set_fd(c, sv[1]);
-	handshake_pair(c, s);
+	connected_pair(sctx, cctx, &c, &s);
 	printf("pid %d\n", getpid());
 	while (SSL_write(c, "ping", 4) == 4 && SSL_read(s, buf, sizeof(buf)) == 4)
 		nanosleep(&ts, NULL);
