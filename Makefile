@@ -179,6 +179,7 @@ bench: loupe bench-tools
 	$(Q)bench/ssl_bench.py --go --rounds 5
 	$(Q)bench/capabilities/run.sh 5
 	$(Q)bench/endpoints_tax.py --rounds 5
+	$(Q)bench/scale.py --rounds 3
 
 # The soak (root, 30 minutes; SOAK_SECONDS=N for another length): mixed
 # traffic under `trace ssl tcp`, RSS, descriptors and losses (bench/soak.py).

@@ -4,12 +4,17 @@
  * SSL_write, SSL_read_ex, SSL_write_ex and SSL_do_handshake in LIB (the same
  * hooks as `loupe trace ssl`), print "ready" and wait for a signal.
  *
+ * empty_probes --min LIB: the least any capture needs: entry of SSL_write and
+ * SSL_write_ex (the buffer and its length are known there), entry and return
+ * of SSL_read and SSL_read_ex (the data is there only once the call returns).
+ *
  * empty_probes --go BIN: the same on the Go executable BIN's hooks: the
  * entry and every RET of crypto/tls.(*Conn).Write, Read and the client and
  * server handshakes (no return probes on Go code), found as loupe finds them.
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -57,12 +62,21 @@ static int attach_go(struct empty_probes_bpf *skel, const char *bin)
 
 int main(int argc, char **argv)
 {
-	static const char *const funcs[] = { "SSL_read", "SSL_write", "SSL_read_ex", "SSL_write_ex",
-					     "SSL_do_handshake" };
+	static const struct {
+		const char *name;
+		bool min_ret; /* a return probe even in --min */
+	} funcs[] = { { "SSL_read", true },
+		      { "SSL_write", false },
+		      { "SSL_read_ex", true },
+		      { "SSL_write_ex", false },
+		      { "SSL_do_handshake", false } };
 	struct empty_probes_bpf *skel;
+	bool go = argc == 3 && !strcmp(argv[1], "--go");
+	bool min = argc == 3 && !strcmp(argv[1], "--min");
+	size_t nr = sizeof(funcs) / sizeof(funcs[0]);
 
-	if (argc != 2 && !(argc == 3 && !strcmp(argv[1], "--go"))) {
-		fprintf(stderr, "usage: empty_probes LIBSSL | --go BIN\n");
+	if (argc != 2 && !go && !min) {
+		fprintf(stderr, "usage: empty_probes LIBSSL | --min LIBSSL | --go BIN\n");
 		return 2;
 	}
 	skel = empty_probes_bpf__open_and_load();
@@ -70,17 +84,19 @@ int main(int argc, char **argv)
 		fprintf(stderr, "empty_probes: load failed: %s\n", strerror(errno));
 		return 1;
 	}
-	if (argc == 3 && attach_go(skel, argv[2]))
+	if (go && attach_go(skel, argv[2]))
 		return 1;
-	for (size_t i = 0; argc == 2 && i < sizeof(funcs) / sizeof(funcs[0]); i++) {
-		LIBBPF_OPTS(bpf_uprobe_opts, entry, .func_name = funcs[i]);
-		LIBBPF_OPTS(bpf_uprobe_opts, ret, .func_name = funcs[i], .retprobe = true);
+	/* The handshake is no capture's minimum: --min leaves it out. */
+	for (size_t i = 0; !go && i < (min ? nr - 1 : nr); i++) {
+		const char *lib = argv[argc - 1];
+		LIBBPF_OPTS(bpf_uprobe_opts, entry, .func_name = funcs[i].name);
+		LIBBPF_OPTS(bpf_uprobe_opts, ret, .func_name = funcs[i].name, .retprobe = true);
 
-		if (!bpf_program__attach_uprobe_opts(skel->progs.empty_entry, -1, argv[1], 0,
-						     &entry) ||
-		    !bpf_program__attach_uprobe_opts(skel->progs.empty_return, -1, argv[1], 0,
-						     &ret)) {
-			fprintf(stderr, "empty_probes: cannot attach %s\n", funcs[i]);
+		if (!bpf_program__attach_uprobe_opts(skel->progs.empty_entry, -1, lib, 0, &entry) ||
+		    ((!min || funcs[i].min_ret) &&
+		     !bpf_program__attach_uprobe_opts(skel->progs.empty_return, -1, lib, 0,
+						      &ret))) {
+			fprintf(stderr, "empty_probes: cannot attach %s\n", funcs[i].name);
 			return 1;
 		}
 	}

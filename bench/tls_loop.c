@@ -7,11 +7,16 @@
  *   tls_loop bench SIZE ITERS
  *	one thread: client SSL_write of SIZE bytes, server SSL_read of them;
  *	prints "ns_per_iter N" and "tls_calls N": the calls that moved data or
- *	completed a handshake, i.e. the events a tracer of this pid must show.
+ *	completed a handshake, i.e. the events a tracer of this pid must show;
+ *	"cpu_ns_per_iter N": this process's CPU time (probes run on it), which
+ *	the run queue of a shared machine does not inflate as it does wall time.
  *   tls_loop stream WRITE_SIZE TOTAL [SEED]
  *	two processes: the client writes TOTAL pseudo-random bytes in
  *	SSL_write calls of WRITE_SIZE, the server reads them; prints the pids
  *	and the SHA-256 of what was sent and of what was received.
+ *   tls_loop idle PERIOD_MS
+ *	a TLS pair in one process that exchanges 4 bytes every PERIOD_MS,
+ *	forever (bench/scale.py: many processes, many copies of libssl)
  *   tls_loop hold
  *	the client blocks in SSL_read forever (the server never answers);
  *	prints its pid and tid once it is about to call SSL_read.
@@ -119,12 +124,31 @@ static void handshake_pair(SSL *c, SSL *s)
 	tls_calls += 2;
 }
 
-static uint64_t now_ns(void)
+/* A client and a server over a socketpair, handshake done. */
+static void connected_pair(SSL_CTX *sctx, SSL_CTX *cctx, SSL **c, SSL **s)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
+		die("socketpair");
+	*s = SSL_new(sctx);
+	*c = SSL_new(cctx);
+	SSL_set_fd(*s, sv[0]);
+	SSL_set_fd(*c, sv[1]);
+	handshake_pair(*c, *s);
+}
+
+static uint64_t clock_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static uint64_t now_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
 }
 
 /* n rounds of: client writes size bytes, server reads all of them. */
@@ -149,26 +173,22 @@ static void exchange(SSL *c, SSL *s, const char *buf, char *in, size_t size, lon
 
 static int bench(size_t size, long iters)
 {
-	int sv[2];
 	SSL_CTX *sctx = server_ctx(), *cctx = client_ctx();
 	SSL *s, *c;
 	char *buf = malloc(size), *in = malloc(size);
-	uint64_t t0, t1;
+	uint64_t t0, t1, c0, c1;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
-		die("socketpair");
-	s = SSL_new(sctx);
-	c = SSL_new(cctx);
-	SSL_set_fd(s, sv[0]);
-	SSL_set_fd(c, sv[1]);
-	handshake_pair(c, s);
+	connected_pair(sctx, cctx, &c, &s);
 	memset(buf, 'a', size);
 	/* Warm up caches and the kernel's probe state before timing. */
 	exchange(c, s, buf, in, size, iters / 10 + 1);
 	t0 = now_ns();
+	c0 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	exchange(c, s, buf, in, size, iters);
+	c1 = clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 	t1 = now_ns();
-	printf("ns_per_iter %.1f\ntls_calls %ld\n", (double)(t1 - t0) / iters, tls_calls);
+	printf("ns_per_iter %.1f\ntls_calls %ld\ncpu_ns_per_iter %.1f\n", (double)(t1 - t0) / iters,
+	       tls_calls, (double)(c1 - c0) / iters);
 	/* Freed, so that a LeakSanitizer build (make check SANITIZE=1) finds nothing. */
 	SSL_free(c);
 	SSL_free(s);
@@ -234,7 +254,7 @@ static int stream(size_t wsize, size_t total, uint64_t seed)
 		hex(d, h);
 		printf("server_pid %d\nreceived_sha256 %s\n", getpid(), h);
 		fflush(stdout);
-		SSL_write(s, "k", 1);	/* tell the client we are done */
+		SSL_write(s, "k", 1); /* tell the client we are done */
 		_exit(0);
 	}
 	close(sv[0]);
@@ -275,22 +295,31 @@ static int stream(size_t wsize, size_t total, uint64_t seed)
 
 static int hold(void)
 {
-	int sv[2];
 	SSL_CTX *sctx = server_ctx(), *cctx = client_ctx();
 	SSL *s, *c;
 	char buf[64];
 
-	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
-		die("socketpair");
-	s = SSL_new(sctx);
-	c = SSL_new(cctx);
-	SSL_set_fd(s, sv[0]);
-	SSL_set_fd(c, sv[1]);
-	handshake_pair(c, s);
+	connected_pair(sctx, cctx, &c, &s);
 	printf("pid %d tid %ld\n", getpid(), (long)syscall(SYS_gettid));
 	fflush(stdout);
-	SSL_read(c, buf, sizeof(buf));	/* never returns: nobody writes */
+	SSL_read(c, buf, sizeof(buf)); /* never returns: nobody writes */
 	return 0;
+}
+
+/* A long-lived TLS user: one short exchange every PERIOD ms, forever. */
+static int idle(long period_ms)
+{
+	SSL_CTX *sctx = server_ctx(), *cctx = client_ctx();
+	SSL *s, *c;
+	char buf[8];
+	struct timespec ts = { period_ms / 1000, period_ms % 1000 * 1000000 };
+
+	connected_pair(sctx, cctx, &c, &s);
+	printf("pid %d\n", getpid());
+	while (SSL_write(c, "ping", 4) == 4 && SSL_read(s, buf, sizeof(buf)) == 4)
+		nanosleep(&ts, NULL);
+	die("idle exchange");
+	return 1;
 }
 
 int main(int argc, char **argv)
@@ -303,6 +332,10 @@ int main(int argc, char **argv)
 			      argc == 5 ? strtoull(argv[4], NULL, 0) : 0);
 	if (argc == 2 && !strcmp(argv[1], "hold"))
 		return hold();
-	fprintf(stderr, "usage: tls_loop bench SIZE ITERS | stream WRITE_SIZE TOTAL [SEED] | hold\n");
+	if (argc == 3 && !strcmp(argv[1], "idle"))
+		return idle(strtol(argv[2], NULL, 0));
+	fprintf(stderr,
+		"usage: tls_loop bench SIZE ITERS | stream WRITE_SIZE TOTAL [SEED] | hold | "
+		"idle PERIOD_MS\n");
 	return 2;
 }

@@ -49,6 +49,9 @@ golang-go binutils"
 # python3-yaml reads the Kubernetes manifest in tests/deploy/.
 BUILD="$BUILD python3"
 TEST="$TEST man-db bash-completion python3-yaml"
+# make bench times bpftrace, the tool users would otherwise pick, capturing
+# the same TLS loop (bench/ssl_bench.py); bc does the ratios of bench/*.sh.
+TEST="$TEST bpftrace bc"
 
 # --check: only what building loupe needs, and never install (plain `make`):
 # one line naming what to run, rather than a compiler error on a header.

@@ -170,3 +170,31 @@ bool feature_uprobe_multi(void)
 	close(fd);
 	return cached;
 }
+
+bool feature_hash_no_prealloc(void)
+{
+	static int cached = -1;
+	struct bpf_insn insns[] = {
+		{ .code = 0x18, .dst_reg = 1, .src_reg = BPF_PSEUDO_MAP_FD }, /* r1 = map */
+		{ 0 },
+		{ .code = 0xb7, .dst_reg = 0, .imm = 0 },	/* r0 = 0 */
+		{ .code = 0x95 },				/* exit */
+	};
+	LIBBPF_OPTS(bpf_map_create_opts, mopts, .map_flags = BPF_F_NO_PREALLOC);
+	int map, fd;
+
+	if (cached >= 0)
+		return cached;
+	cached = 0;
+	map = bpf_map_create(BPF_MAP_TYPE_HASH, "loupe_probe", 4, 4, 1, &mopts);
+	if (map < 0)
+		return false;
+	/* Referring to the map is enough: older verifiers refuse it right there. */
+	insns[0].imm = map;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACEPOINT, "loupe_probe", "GPL", insns, 4, NULL);
+	cached = fd >= 0;
+	if (fd >= 0)
+		close(fd);
+	close(map);
+	return cached;
+}

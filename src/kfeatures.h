@@ -24,6 +24,8 @@ bool feature_ringbuf(void);
 bool feature_helper(int helper_id);
 /* uprobe_multi BPF links (Linux 6.6+): uprobes without a perf event each. */
 bool feature_uprobe_multi(void);
+/* Tracing programs accept hash maps that allocate on insert (Linux 6.1+). */
+bool feature_hash_no_prealloc(void);
 /* Mount tracefs at /sys/kernel/tracing when it is not: libbpf needs it for tracepoints. */
 int feature_ensure_tracefs(void);
 /* Free cached kernel BTF. */

@@ -423,6 +423,25 @@ static int open_skeleton(struct session *s, int *btf_fd)
 	return 0;
 }
 
+/*
+ * Hash maps get their elements on insert (BPF_F_NO_PREALLOC), not all at
+ * load: a container's memory limit counts kernel memory, and preallocated
+ * tables were 19 of `trace ssl`'s 24 MB, nearly all of it never used.  An
+ * insert that finds no memory fails as a full map does, and is counted
+ * (map_full).  Kernels before 6.1 refuse such maps in tracing programs: they
+ * keep them preallocated, as does LOUPE_PREALLOC_MAPS=1 (to compare).
+ */
+static void hash_maps_on_demand(struct session *s)
+{
+	struct bpf_map *m;
+
+	if (getenv("LOUPE_PREALLOC_MAPS") || !feature_hash_no_prealloc())
+		return;
+	bpf_object__for_each_map (m, s->obj)
+		if (bpf_map__type(m) == BPF_MAP_TYPE_HASH)
+			bpf_map__set_map_flags(m, bpf_map__map_flags(m) | BPF_F_NO_PREALLOC);
+}
+
 /* Knobs, filters, the gadget's own choices, the ring buffer's size: then load. */
 static int load(struct session *s)
 {
@@ -444,6 +463,7 @@ static int load(struct session *s)
 	/* --config: filters and tunables from a map, so that SIGHUP can change them. */
 	obj_set_rodata(s->obj, "dynamic_config", &s->dynamic_config, 1);
 	choose_uprobe_links(s);
+	hash_maps_on_demand(s);
 	if ((err = bpf_object__load(s->obj)))
 		loupe_err("the kernel refused the %s BPF programs: %s%s", s->gadget->name,
 			  strerror(-err),

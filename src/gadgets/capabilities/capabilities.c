@@ -48,7 +48,17 @@ struct caps_state {
 	bool ksyms_failed;
 	struct usyms *usyms;
 	uint64_t stacks_missing;
+	/*
+	 * Kernel stacks as text, by stack id: an id never changes its stack
+	 * (no BPF_F_REUSE_STACKID), and a storm of checks repeats a few stacks;
+	 * without it the map lookup and symbolizing were a third of our CPU.
+	 */
+	char **ktext;
+	uint32_t nr_ktext;
+	size_t ktext_bytes;
 };
+
+#define CAPS_KTEXT_MAX (1 << 20) /* bytes of cached stack text, at most */
 
 static const char *const cap_names[CAPS_LAST_CAP + 1] = {
 	"CAP_CHOWN",
@@ -430,6 +440,10 @@ static int caps_attach(struct session *s)
 	struct capabilities_bpf *skel = s->skel;
 
 	st->stack_fd[0] = bpf_map__fd(skel->maps.kstacks);
+	/* No cache is only slower: a failed allocation leaves nr_ktext 0. */
+	if (!st->no_kstack &&
+	    (st->ktext = calloc(bpf_map__max_entries(skel->maps.kstacks), sizeof(*st->ktext))))
+		st->nr_ktext = bpf_map__max_entries(skel->maps.kstacks);
 	st->stack_fd[1] = bpf_map__fd(skel->maps.ustacks);
 	/* After load: our own programs are in kallsyms now, so their frames can be cut. */
 	if (!st->no_kstack) {
@@ -491,6 +505,8 @@ static struct value stack_value(struct session *s, int which, int32_t id, pid_t 
 		return (struct value){};
 	if (id < 0) /* counted in the kernel (stacks_lost) */
 		return val_str("[lost]");
+	if (which == 0 && (uint32_t)id < st->nr_ktext && st->ktext[id])
+		return val_str(st->ktext[id]);
 	if (bpf_map_lookup_elem(st->stack_fd[which], &id, ips)) {
 		st->stacks_missing++;
 		return val_str("[lost]");
@@ -498,6 +514,9 @@ static struct value stack_value(struct session *s, int which, int32_t id, pid_t 
 	if (which == 0) {
 		skip = kstack_skip(st->ksyms, ips, CAPS_STACK_DEPTH);
 		stack_format_kernel(st->ksyms, ips, CAPS_STACK_DEPTH, skip, buf, len);
+		if ((uint32_t)id < st->nr_ktext && st->ktext_bytes < CAPS_KTEXT_MAX &&
+		    (st->ktext[id] = strdup(buf)))
+			st->ktext_bytes += strlen(buf) + 1;
 	} else {
 		stack_format_user(st->usyms, pid, ips, CAPS_STACK_DEPTH, 0, buf, len);
 	}
@@ -576,6 +595,9 @@ static void caps_close(struct session *s)
 
 	ksyms_free(st->ksyms);
 	usyms_free(st->usyms);
+	for (uint32_t i = 0; i < st->nr_ktext; i++)
+		free(st->ktext[i]);
+	free(st->ktext);
 }
 
 static const char *caps_variant(void)
