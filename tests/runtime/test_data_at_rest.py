@@ -47,11 +47,24 @@ def read(path):
         return f.read()
 
 
-def payloads(pcap):
-    """The TCP payload bytes of a pcap file in packet order, as tshark reads them."""
-    r = run(["tshark", "-r", pcap, "-T", "fields", "-e", "tcp.payload"], timeout=120)
-    out = b"".join(bytes.fromhex(line.replace(":", "")) for line in r.stdout.decode().split())
-    return r.returncode, out
+def payloads(pcap, by_port=False):
+    """The TCP payload bytes of a pcap file in packet order, as tshark reads them; or,
+    by_port, each sender's (by source port) in its order."""
+    r = run(["tshark", "-r", pcap, "-T", "fields", "-e", "tcp.srcport", "-e", "tcp.payload"],
+            timeout=120)
+    out, ports = b"", {}
+    for line in r.stdout.decode().splitlines():
+        port, _, hexdata = line.partition("\t")
+        data = bytes.fromhex(hexdata.replace(":", ""))
+        out += data
+        ports[port] = ports.get(port, b"") + data
+    return r.returncode, ports if by_port else out
+
+
+def by_thread(rows):
+    """Rows of each thread in their order: the order between two threads running at
+    once on two CPUs may differ between two loupes' ring buffers."""
+    return sorted(rows, key=lambda r: r["tid"])
 
 
 def decrypt(path, cert, key):
@@ -134,6 +147,16 @@ tap.ok(hashlib.sha256(client).hexdigest() == sums.get("sent_sha256")
        and hashlib.sha256(server).hexdigest() == sums.get("received_sha256"),
        f"the reference capture holds exactly the bytes sent and received ({len(client)} each)")
 rc, ref_pcap = payloads(os.path.join(ref_dir, "cap.pcap"))
+ref_ports = payloads(os.path.join(ref_dir, "cap.pcap"), by_port=True)[1]
+
+
+def join_ports(parts):
+    out = {}
+    for p in parts:
+        for port, data in p.items():
+            out[port] = out.get(port, b"") + data
+    return out
+
 tap.ok(rc == 0 and ref_pcap == ref_data and len(ref_data) >= 600000,
        f"the reference pcap's payloads are the rows' data ({len(ref_pcap)} bytes)")
 
@@ -149,20 +172,33 @@ tap.eq(big, [], f"every file is at most {SIZE} bytes")
 tap.ok(all(t.endswith(b"\n") for t in texts), "every file ends at the end of a row")
 tap.ok(all(stat.S_IMODE(os.stat(n).st_mode) == 0o600 for n in names), "every file is 0600")
 rot_rows = rows_of(texts)
-tap.ok(rot_rows == ref_rows and len(rot_rows) > 100,
-       f"the files together are exactly the unrotated capture ({len(rot_rows)} rows)")
+
+
+def first_difference(got, want):
+    """Where two captures part: the index and both rows, or the lengths."""
+    for i, (g, w) in enumerate(zip(got, want)):
+        if g != w:
+            return i, g, w
+    return len(got), len(want)
+
+
+tap.ok(by_thread(rot_rows) == by_thread(ref_rows) and len(rot_rows) > 100,
+       f"the files together are exactly the unrotated capture ({len(rot_rows)} rows)",
+       first_difference(by_thread(rot_rows), by_thread(ref_rows)))
 
 # --- rotation of --pcap --------------------------------------------------------------------
 pnames = files_of(os.path.join(rot_dir, "cap.pcap"))
-got, bad = b"", []
+got, bad = [], []
 for n in pnames:
-    rc, p = payloads(n)
+    rc, p = payloads(n, by_port=True)
     if rc != 0 or os.path.getsize(n) > SIZE:
         bad.append(n)
-    got += p
+    got.append(p)
+got = join_ports(got)
 tap.ok(len(pnames) >= 3 and not bad, f"--pcap: {len(pnames)} files, tshark reads each alone", bad)
-tap.ok(got == ref_data, f"their payloads, file after file, are the captured plaintext "
-       f"({len(got)} bytes)")
+tap.ok(got == ref_ports and sum(map(len, got.values())) == len(ref_data),
+       f"their payloads, file after file, are the captured plaintext "
+       f"({sum(map(len, got.values()))} bytes, each direction in order)")
 first = run(["tshark", "-r", pnames[-1], "-c", "3", "-T", "fields", "-e", "tcp.flags.syn"])
 tap.eq(first.stdout.decode().split(), ["1", "1", "0"],
        "a later file opens its streams with a handshake of their own")
@@ -170,7 +206,14 @@ tap.eq(first.stdout.decode().split(), ["1", "1", "0"],
 # --- --rotate-keep -------------------------------------------------------------------------
 knames = files_of(os.path.join(keep_dir, "ev.json"))
 krows = rows_of(read(n) for n in knames)
-tap.ok(len(knames) == 2 and krows and krows == ref_rows[-len(krows):]
+ref_by_tid = {}
+for r in ref_rows:
+    ref_by_tid.setdefault(r["tid"], []).append(r)
+k_by_tid = {}
+for r in krows:
+    k_by_tid.setdefault(r["tid"], []).append(r)
+tap.ok(len(knames) == 2 and krows and
+       all(rs == ref_by_tid.get(t, [])[-len(rs):] for t, rs in k_by_tid.items())
        and len(krows) < len(ref_rows),
        f"--rotate-keep 2: the newest two files are left, the last {len(krows)} rows")
 tap.ok(keep.proc.returncode == 0, "...and loupe stopped normally", keep.stderr)
@@ -185,19 +228,22 @@ tap.ok(len(enames) >= 4 and len(epnames) >= 3 and not leaks,
 tap.ok(all(stat.S_IMODE(os.stat(n).st_mode) == 0o600 for n in enames + epnames),
        "encrypted files are 0600 too")
 dec = [decrypt(n, cert, key) for n in enames]
-tap.ok(all(d.returncode == 0 for d in dec) and rows_of(d.stdout for d in dec) == ref_rows,
+dec_rows = rows_of(d.stdout for d in dec)
+tap.ok(all(d.returncode == 0 for d in dec) and by_thread(dec_rows) == by_thread(ref_rows),
        "openssl cms -decrypt of each file gives back exactly the rows",
-       [d.stderr for d in dec if d.returncode][:1])
-got, ok = b"", True
+       ([d.stderr for d in dec if d.returncode][:1],
+        first_difference(by_thread(dec_rows), by_thread(ref_rows))))
+got, ok = [], True
 for n in epnames:
     d = decrypt(n, cert, key)
     plain = os.path.join(enc_dir, "dec.pcap")
     with open(plain, "wb") as f:
         f.write(d.stdout)
-    rc, p = payloads(plain)
+    rc, p = payloads(plain, by_port=True)
     ok = ok and d.returncode == 0 and rc == 0
-    got += p
-tap.ok(ok and got == ref_data, "each decrypted pcap reads with tshark; the payloads are exact")
+    got.append(p)
+tap.ok(ok and join_ports(got) == ref_ports,
+       "each decrypted pcap reads with tshark; the payloads are exact")
 other_cert, other_key = os.path.join(tmp, "other.pem"), os.path.join(tmp, "other-key.pem")
 run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", other_key, "-out",
      other_cert, "-days", "2", "-subj", "/CN=someone else"]).check_returncode()
