@@ -73,7 +73,11 @@ for p in (owned, theirs):
 os.mkdir(mnt)
 os.chown(theirs, 65534, 65534)
 
-lp = Loupe(["trace", "capabilities"])
+# Host-wide: every distinct kernel stack of the host lands in one stack map,
+# and two stacks whose hashes meet in a bucket lose the second (counted in
+# stacks_lost, shown as [lost]).  A bigger map makes that rare for the few
+# stacks this test checks; the books below must balance either way.
+lp = Loupe(["trace", "capabilities", "--stack-map-size", "65536"])
 outcomes = {
     "nice as nobody": run(NOBODY + [nice, "-n", "-20", "true"]),
     "nice as root": run([nice, "-n", "-20", "true"]),
@@ -140,8 +144,11 @@ tap.ok(denied and all(f in denied[0]["kstack"] for f in ("security_capable", "ca
        "kstack names cap_capable's callers (security_capable, can_nice, setpriority)",
        denied[:1])
 tap.ok(all(e.get("ustack") is None for e in mine), "no ustack unless --collect-ustack")
-tap.ok(stats.get("lost") == 0 and stats.get("stacks_lost") == 0 and
-       stats.get("stacks_missing") == 0, "nothing lost", stats)
+shown_lost = sum(1 for e in evs if e.get("kstack") == "[lost]")
+tap.ok(stats.get("lost") == 0 and stats.get("stacks_missing") == 0 and
+       stats.get("stacks_lost") == shown_lost and shown_lost <= len(evs) // 20,
+       f"nothing lost silently: every stack the kernel could not take ({shown_lost}) "
+       f"is counted and shown as [lost]", stats)
 
 # --- our program: ustack, --denied-only and --cap -------------------------------
 prio = helper("lc_prio")
