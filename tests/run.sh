@@ -102,6 +102,13 @@ integration() {
 			skipped=$((skipped + 1))
 			continue
 		fi
+		case "${SANITIZE:-}:$t" in
+		1:tests/packaging/* | 1:tests/deploy/*)
+			# They test the release build (static binary, package, image),
+			# which a sanitizer build is not; make check runs them.
+			echo "# not under SANITIZE=1: $t (tests the release build)"
+			continue ;;
+		esac
 		run_one "$t" "$t"
 	done
 }

@@ -21,7 +21,7 @@ EOF
 chmod +x "$tmp/bin/dpkg-query"
 
 # A user's plain make, not a sub-make of `make check`.
-out=$(cd "$tmp/tree" && env -u OUTPUT -u MAKEFLAGS -u MAKELEVEL -u MFLAGS PATH="$tmp/bin:$PATH" make 2>&1)
+out=$(cd "$tmp/tree" && env -u OUTPUT -u MAKEFLAGS -u MAKELEVEL -u MFLAGS -u SANITIZE -u LOUPE PATH="$tmp/bin:$PATH" make 2>&1)
 rc=$?
 echo "$out" | sed 's/^/# /'
 ok $((rc == 0)) "make stops (exit $rc)"

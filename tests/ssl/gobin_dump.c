@@ -74,5 +74,8 @@ int main(int argc, char **argv)
 		free(code);
 	}
 	close(fd);
+	for (int i = 0; i < n; i++)
+		free(funcs[i].name);
+	free(funcs);
 	return 0;
 }
