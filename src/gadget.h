@@ -267,6 +267,12 @@ struct session {
 int session_add_link(struct session *s, struct bpf_link *link);
 int session_add_link_fd(struct session *s, int fd);
 size_t session_link_count(const struct session *s);
+/* Where the session's links stand now, and detaching those made between two marks. */
+struct link_mark {
+	size_t links, fds;
+};
+struct link_mark session_link_mark(const struct session *s);
+size_t session_detach_between(struct session *s, struct link_mark from, struct link_mark to);
 int session_attach_programs(struct session *s);	/* attach every autoloaded, auto-attachable program */
 int obj_set_rodata(struct bpf_object *obj, const char *name, const void *val, size_t size);
 uint64_t session_counter(struct session *s, unsigned int idx);

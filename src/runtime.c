@@ -121,6 +121,34 @@ size_t session_link_count(const struct session *s)
 	return s->nr_links + s->nr_link_fds;
 }
 
+struct link_mark session_link_mark(const struct session *s)
+{
+	return (struct link_mark){ s->nr_links, s->nr_link_fds };
+}
+
+/*
+ * Detach the links made between two marks (a file that is gone).  Their
+ * slots stay, empty, so that every later mark still holds; the final
+ * detach skips them.  Returns how many were detached.
+ */
+size_t session_detach_between(struct session *s, struct link_mark from, struct link_mark to)
+{
+	size_t n = 0;
+
+	for (size_t i = from.links; i < to.links && i < s->nr_links; i++, n++) {
+		bpf_link__destroy(s->links[i]);
+		s->links[i] = NULL;
+	}
+	for (size_t i = from.fds; i < to.fds && i < s->nr_link_fds; i++) {
+		if (s->link_fds[i] < 0)
+			continue;
+		close(s->link_fds[i]);
+		s->link_fds[i] = -1;
+		n++;
+	}
+	return n;
+}
+
 /*
  * Detach every link.  Closing a uprobe waits for a grace period (about 80 ms
  * here), one after the other that is seconds for a few dozen probes; closed
@@ -140,8 +168,8 @@ static void *detach_slice(void *arg)
 
 	for (size_t i = sl->from; i < sl->to; i++) {
 		if (i < s->nr_links)
-			bpf_link__destroy(s->links[i]);
-		else
+			bpf_link__destroy(s->links[i]); /* NULL: already detached */
+		else if (s->link_fds[i - s->nr_links] >= 0)
 			close(s->link_fds[i - s->nr_links]);
 	}
 	return NULL;

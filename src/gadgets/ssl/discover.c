@@ -372,14 +372,41 @@ static const struct {
 static bool layer_seen(struct discovery *d, const char *path)
 {
 	for (size_t i = 0; i < d->nr_layers; i++)
-		if (!strcmp(d->layers[i], path))
+		if (!strcmp(d->layers[i].path, path))
 			return true;
-	if (grow(&d->layers, &d->cap_layers, d->nr_layers + 1, sizeof(*d->layers), 16))
-		return true; /* out of memory: looked at again next time */
-	d->layers[d->nr_layers] = strdup(path);
-	if (d->layers[d->nr_layers])
-		d->nr_layers++;
 	return false;
+}
+
+static void layer_add(struct discovery *d, const char *path, struct link_mark from,
+		      struct link_mark to)
+{
+	if (grow(&d->layers, &d->cap_layers, d->nr_layers + 1, sizeof(*d->layers), 16))
+		return; /* out of memory: looked at again next time */
+	d->layers[d->nr_layers] = (struct layer){ strdup(path), from, to, false };
+	if (d->layers[d->nr_layers].path)
+		d->nr_layers++;
+}
+
+/*
+ * A layer whose directory is gone was removed with its image: no container
+ * runs from it (the runtimes refuse to remove a layer in use).  Its probes
+ * would only hold the deleted files' links and descriptors: detach them.
+ */
+static void forget_gone_layers(struct session *s)
+{
+	struct discovery *d = &((struct ssl_state *)s->state)->disc;
+
+	for (size_t i = 0; i < d->nr_layers; i++) {
+		struct layer *l = &d->layers[i];
+		size_t n;
+
+		if (l->gone || !access(l->path, F_OK) || errno != ENOENT)
+			continue;
+		l->gone = true;
+		n = session_detach_between(s, l->from, l->to);
+		if (n)
+			loupe_info(s, "%s: image layer removed, %zu links detached", l->path, n);
+	}
 }
 
 static void probe_image_layers(struct session *s)
@@ -387,19 +414,24 @@ static void probe_image_layers(struct session *s)
 	struct discovery *d = &((struct ssl_state *)s->state)->disc;
 
 	d->layers_scanned = loupe_now_s();
+	forget_gone_layers(s);
 	for (size_t i = 0; i < sizeof(layer_stores) / sizeof(layer_stores[0]); i++) {
 		DIR *dir = opendir(layer_stores[i].dir);
 		struct dirent *de;
 
 		while (dir && (de = readdir(dir))) {
 			char path[PATH_MAX];
+			struct link_mark from;
 
 			if (de->d_name[0] == '.' || !strcmp(de->d_name, "l"))
 				continue; /* "l": docker's and podman's short-name links */
 			snprintf(path, sizeof(path), "%s/%s/%s", layer_stores[i].dir, de->d_name,
 				 layer_stores[i].sub);
-			if (!layer_seen(d, path))
-				probe_root_libraries(s, path, "in an image layer");
+			if (layer_seen(d, path))
+				continue;
+			from = session_link_mark(s);
+			probe_root_libraries(s, path, "in an image layer");
+			layer_add(d, path, from, session_link_mark(s));
 		}
 		if (dir)
 			closedir(dir);
@@ -541,7 +573,7 @@ int discover_attach(struct session *s)
 void discover_free(struct discovery *d)
 {
 	for (size_t i = 0; i < d->nr_layers; i++)
-		free(d->layers[i]);
+		free(d->layers[i].path);
 	free(d->layers);
 	free(d->roots);
 	lib_list_free(&d->extra_libs);

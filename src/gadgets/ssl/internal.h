@@ -136,8 +136,13 @@ struct discovery {
 		ino_t ino;
 	} *roots;
 	size_t nr_roots, cap_roots;
-	/* Image layers already looked at (their directory names), and when last. */
-	char **layers;
+	/* Image layers already looked at (their directory names, the links made
+	 * for their files), and when last. */
+	struct layer {
+		char *path;
+		struct link_mark from, to;
+		bool gone;
+	} *layers;
 	size_t nr_layers, cap_layers;
 	double layers_scanned;
 };
