@@ -75,7 +75,7 @@ int main(int argc, char **argv)
 	}
 	close(fd);
 	for (int i = 0; i < n; i++)
-		free(funcs[i].name);
+		free((char *)funcs[i].name);
 	free(funcs);
 	return 0;
 }
