@@ -417,7 +417,7 @@ static void mysql_session(bool bytewise)
 	feed(d, c, 1, &b, 200, bytewise, false, &s);
 	b.len = 0;
 	my_pkt(&b, 1, "\1", 1);
-	my_pkt(&b, 2, "\3def\0\0\0\1a\0\x0c\x3f\0\x0b\0\0\0\3\0\0\0\0\0\0", 25);
+	my_pkt(&b, 2, "\3def\0\0\0\1a\0\x0c\x3f\0\x0b\0\0\0\3\0\0\0\0\0\0", 24);
 	my_eof(&b, 3);
 	my_pkt(&b, 4, "\0011", 2);
 	my_pkt(&b, 5, "\0012", 2);
@@ -428,7 +428,7 @@ static void mysql_session(bool bytewise)
 	my_pkt(&b, 0, "\3select * from nosuch", 21);
 	feed(d, c, 1, &b, 400, bytewise, false, &s);
 	b.len = 0;
-	my_pkt(&b, 1, "\xff\x7a\x04#42S02Table 'shop.nosuch' doesn't exist", 45);
+	my_pkt(&b, 1, "\xff\x7a\x04#42S02Table 'shop.nosuch' doesn't exist", 42);
 	feed(d, c, 0, &b, 410, bytewise, false, &s);
 	/* A prepared statement: one parameter, one column, then executed. */
 	b.len = 0;
@@ -436,9 +436,9 @@ static void mysql_session(bool bytewise)
 	feed(d, c, 1, &b, 500, bytewise, false, &s);
 	b.len = 0;
 	my_pkt(&b, 1, "\0\7\0\0\0\1\0\1\0\0\0\0", 12);
-	my_pkt(&b, 2, "\3def\0\0\0\1?\0\x0c\x3f\0\x0b\0\0\0\3\0\0\0\0\0", 25);
+	my_pkt(&b, 2, "\3def\0\0\0\1?\0\x0c\x3f\0\x0b\0\0\0\3\0\0\0\0\0", 23);
 	my_eof(&b, 3);
-	my_pkt(&b, 4, "\3def\0\0\0\1x\0\x0c\x3f\0\x0b\0\0\0\3\0\0\0\0\0", 25);
+	my_pkt(&b, 4, "\3def\0\0\0\1x\0\x0c\x3f\0\x0b\0\0\0\3\0\0\0\0\0", 23);
 	my_eof(&b, 5);
 	feed(d, c, 0, &b, 520, bytewise, false, &s);
 	b.len = 0;
@@ -446,7 +446,7 @@ static void mysql_session(bool bytewise)
 	feed(d, c, 1, &b, 600, bytewise, false, &s);
 	b.len = 0;
 	my_pkt(&b, 1, "\1", 1);
-	my_pkt(&b, 2, "\3def\0\0\0\1x\0\x0c\x3f\0\x0b\0\0\0\x08\0\0\0\0\0", 25);
+	my_pkt(&b, 2, "\3def\0\0\0\1x\0\x0c\x3f\0\x0b\0\0\0\x08\0\0\0\0\0", 23);
 	my_eof(&b, 3);
 	my_pkt(&b, 4, "\0\0\x2a\0\0\0\0\0\0\0", 10);
 	my_eof(&b, 5);
@@ -503,7 +503,7 @@ static void test_mysql_deprecate_eof_and_redact(void **state)
 	assert_non_null(memmem(b.b, b.len, "pw='****' where n=\"***\"", 23));
 	b.len = 0;
 	my_pkt(&b, 1, "\1", 1);
-	my_pkt(&b, 2, "\3def\0\0\0\1a\0\x0c\x3f\0\x0b\0\0\0\3\0\0\0\0\0\0", 25);
+	my_pkt(&b, 2, "\3def\0\0\0\1a\0\x0c\x3f\0\x0b\0\0\0\3\0\0\0\0\0\0", 24);
 	my_pkt(&b, 3, "\0011", 2);
 	my_pkt(&b, 4, "\xfe\0\0\2\0\0\0", 7);
 	feed(d, c, 0, &b, 4, false, true, &s);
