@@ -105,6 +105,10 @@ class Loupe:
         evs = []
         with open(self.out_path, "rb") as f:
             for line in f:
+                # Read while loupe writes: a last line without its newline is
+                # still being written, and comes whole at the next read.
+                if not line.endswith(b"\n"):
+                    break
                 line = line.strip()
                 if line:
                     evs.append(json.loads(line))
