@@ -40,8 +40,16 @@ struct {
 	__type(value, __u8);
 } ssl_conn_procs SEC(".maps");
 
-/* The last id given: ids start at 1, 0 means none. */
-__u64 ssl_conn_last_id = 0;
+/*
+ * Ids: a per-CPU count times 1024 plus the CPU, so never 0 and never twice in
+ * a run.  Not one atomic counter: fetching an atomic add needs Linux 5.12.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} ssl_conn_ids SEC(".maps");
 
 /* The connection of a handle in this process; created at first sight when create. */
 static __always_inline struct ssl_conn_val *conn_of(__u64 handle, bool create)
@@ -54,7 +62,14 @@ static __always_inline struct ssl_conn_val *conn_of(__u64 handle, bool create)
 
 	if (v || !create || !handle)
 		return v;
-	nv.id = __sync_fetch_and_add(&ssl_conn_last_id, 1) + 1;
+	{
+		__u32 zero = 0;
+		__u64 *n = bpf_map_lookup_elem(&ssl_conn_ids, &zero);
+
+		if (!n)
+			return NULL;
+		nv.id = ++*n * 1024 + bpf_get_smp_processor_id() % 1024;
+	}
 	nv.born_ns = loupe_now_ns();
 	nv.sock.fd = -1;
 	/* NOEXIST: another thread may make the same handle's entry at the same time. */
