@@ -124,8 +124,8 @@ static void tally(struct session *s, struct tally *t)
 	};
 	t->lost = t->lost_ring_full + t->lost_at_exit + t->lost_undecodable + t->lost_dropped;
 	t->unaccounted = (int64_t)(t->seen - t->events - t->filtered - t->lost);
-	t->calls = session_counter(s, LOUPE_CNT_CALLS);
 	t->filtered_in_kernel = session_counter(s, LOUPE_CNT_FILTERED);
+	t->calls = session_counter(s, LOUPE_CNT_CALLS) + t->filtered_in_kernel;
 	t->sampled_out = session_counter(s, LOUPE_CNT_SAMPLED_OUT);
 	if (t->events + t->lost + t->sampled_out)
 		t->capture_rate = (double)t->events / (t->events + t->lost + t->sampled_out);

@@ -154,12 +154,16 @@ static __always_inline bool loupe_comm_eq(const char *comm, const volatile char 
  */
 static __always_inline bool loupe_comm_is(const volatile char *want)
 {
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct task_struct *task;
 	char comm[LOUPE_COMM_LEN];
 
 	bpf_get_current_comm(comm, sizeof(comm));
 	if (loupe_comm_eq(comm, want))
 		return true;
+	/* A main thread is its own process: nothing more to read. */
+	if ((__u32)pid_tgid == pid_tgid >> 32)
+		return false;
 	task = (struct task_struct *)bpf_get_current_task();
 	if (BPF_CORE_READ_INTO(&comm, task, group_leader, comm))
 		return false;
@@ -247,9 +251,11 @@ static __always_inline bool loupe_discard_current(void)
  */
 static __always_inline bool loupe_call_filtered(bool skip)
 {
-	loupe_count(LOUPE_CNT_CALLS);
-	if (!skip && !loupe_discard_current())
+	/* One increment a call, whichever way it goes: user space adds them up. */
+	if (!skip && !loupe_discard_current()) {
+		loupe_count(LOUPE_CNT_CALLS);
 		return false;
+	}
 	loupe_count(LOUPE_CNT_FILTERED);
 	return true;
 }

@@ -89,7 +89,7 @@ enum loupe_counter {
 	LOUPE_CNT_RECORDS,	    /* records reserved: what user space must read */
 	LOUPE_CNT_PART_LOST,	    /* a later record of an event lost: shown truncated */
 	LOUPE_CNT_NOTICE_LOST,	    /* an internal notice (not an event) lost */
-	LOUPE_CNT_CALLS,	    /* calls of what the gadget traces, before any filter */
+	LOUPE_CNT_CALLS,	    /* calls of what the gadget traces that passed the filters */
 	LOUPE_CNT_FILTERED,	    /* of those, turned away by a filter in the kernel */
 	LOUPE_CNT_SAMPLED_OUT,	    /* of those, skipped by sampling (--sample) */
 	LOUPE_CNT_GADGET,	    /* first gadget-defined counter */
