@@ -11,12 +11,14 @@ kernel's BPF statistics, the run time per call of loupe's endpoint programs.
     bench/endpoints_tax.py [--rounds 5] [--calls 2000000]
 """
 import argparse
-import json
 import os
 import statistics
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.environ.get("OUTPUT", os.path.join(ROOT, ".output"))
@@ -49,32 +51,12 @@ def start_loupe(extra, env):
     return p
 
 
-def prog_ids(pid):
-    """The BPF programs process `pid` holds (its descriptors' fdinfo)."""
-    ids = set()
-    for fd in os.listdir(f"/proc/{pid}/fdinfo"):
-        try:
-            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
-                for line in f:
-                    if line.startswith("prog_id:"):
-                        ids.add(int(line.split()[1]))
-        except OSError:
-            pass
-    return ids
-
-
 def prog_stats(pid):
-    """run_time_ns and run_cnt of the endpoint programs loupe `pid` loaded."""
-    ids = prog_ids(pid)
-    out = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True,
-                         check=True).stdout
-    t = n = 0
-    for p in json.loads(out):
-        if p["id"] in ids and p.get("name", "").startswith(
-                ("trace_sys_enter", "trace_sock_send", "trace_sock_recv")):
-            t += p.get("run_time_ns", 0)
-            n += p.get("run_cnt", 0)
-    return t, n
+    """run_time_ns and run_cnt of the endpoint programs loupe `pid` holds."""
+    progs = benchlib.owned_progs(pid)
+    sel = [v for name, v in progs.items()
+           if name.startswith(("trace_sys_enter", "trace_sock_send", "trace_sock_recv"))]
+    return sum(t for t, _ in sel), sum(n for _, n in sel)
 
 
 def one(mode, calls):
@@ -89,9 +71,7 @@ def main():
     a = ap.parse_args()
     res = {(s[0], m): [] for s in SETUPS for m in ("file", "socket")}
     progs = {s[0]: [] for s in SETUPS}
-    stats_was = open("/proc/sys/kernel/bpf_stats_enabled").read().strip()
-    open("/proc/sys/kernel/bpf_stats_enabled", "w").write("1")
-    try:
+    with benchlib.bpf_stats():
         for r in range(a.rounds):
             for name, extra, env in SETUPS:
                 p = start_loupe(extra, env) if extra is not None else None
@@ -103,8 +83,6 @@ def main():
                     progs[name].append((after[0] - before[0], after[1] - before[1]))
                     p.terminate()
                     p.wait(30)
-    finally:
-        open("/proc/sys/kernel/bpf_stats_enabled", "w").write(stats_was)
     print(f"\nA one-byte system call of another process while loupe trace ssl runs "
           f"({a.rounds} rounds, {a.calls} calls each; ns per call, extra over untraced: "
           f"median / worst round)\n")
